@@ -4,3 +4,9 @@
 
 /// The canonical dossier and its statuses (DESIGN §3).
 pub mod dossier;
+/// Strict TOML configuration, validated as a whole.
+pub mod config;
+/// Every exported metric, declared once.
+pub mod metrics;
+/// The service's own database (SQLite or PostgreSQL): dossiers, history, watermarks.
+pub mod store;

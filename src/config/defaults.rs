@@ -1,0 +1,18 @@
+//! Every default of the configuration, in one place: the example config and the docs quote these.
+
+pub const LISTEN: &str = "127.0.0.1:9464";
+pub const STORE_URL: &str = "sqlite://hcc-data/store.db";
+pub const STORE_MAX_CONNECTIONS: u32 = 4;
+/// SLA gauges are recomputed from the store once a minute.
+pub const EVALUATE_SCHEDULE: &str = "0 * * * * *";
+pub const SHUTDOWN_GRACE_SECS: u64 = 30;
+
+pub const SOURCE_SCHEDULE: &str = "0 * * * * *";
+/// A nightly full read notices rows that vanished and anything an incremental poll missed.
+pub const SOURCE_RESYNC_SCHEDULE: &str = "0 30 2 * * *";
+/// Dossier databases are production systems: two connections at most unless the operator says so.
+pub const SOURCE_MAX_CONNECTIONS: u32 = 2;
+pub const SOURCE_TIMEOUT_SECS: u64 = 60;
+pub const SOURCE_CONNECT_TIMEOUT_SECS: u64 = 10;
+/// Rows read and committed per store transaction.
+pub const SOURCE_BATCH_ROWS: usize = 1000;

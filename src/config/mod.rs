@@ -1,0 +1,222 @@
+//! The configuration: one strict TOML file, validated as a whole so that `check-config` can print
+//! every problem at once, each naming its key and what was expected.
+
+mod defaults;
+mod raw;
+mod schedule;
+mod secret;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+pub use defaults::*;
+pub use schedule::CronSchedule;
+pub use secret::{Secret, redact_url};
+
+use crate::dossier::Status;
+
+/// A validated configuration: every value typed, every schedule parsed, every secret resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub service: ServiceConfig,
+    pub store: StoreConfig,
+    pub sources: Vec<SourceConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub listen: SocketAddr,
+    pub bearer_token: Option<Secret>,
+    pub evaluate_schedule: CronSchedule,
+    pub shutdown_grace: Duration,
+    /// The centre's time zone: cron schedules and calendar periods are read in it.
+    pub time_zone: Tz,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub url: Secret,
+    pub max_connections: u32,
+}
+
+/// The database family of a source, chosen from its URL scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+impl Dialect {
+    pub fn from_url(url: &str) -> Option<Dialect> {
+        let scheme = url.split_once(':')?.0.to_ascii_lowercase();
+        match scheme.as_str() {
+            "postgres" | "postgresql" => Some(Dialect::Postgres),
+            "mysql" | "mariadb" => Some(Dialect::MySql),
+            "sqlite" => Some(Dialect::Sqlite),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "postgres",
+            Dialect::MySql => "mysql",
+            Dialect::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// How a source's change marker is compared: as a timestamp in the source's zone, or as a number
+/// (a row version or sequence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatermarkKind {
+    Timestamp,
+    Integer,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub name: String,
+    pub dialect: Dialect,
+    pub url: Secret,
+    pub schedule: CronSchedule,
+    pub resync_schedule: CronSchedule,
+    /// The operator's SQL, with `:watermark` where the last watermark goes.
+    pub query: String,
+    pub watermark: WatermarkKind,
+    /// Zone of timestamps stored without one.
+    pub time_zone: Tz,
+    pub max_connections: u32,
+    pub timeout: Duration,
+    pub statement_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub batch_rows: usize,
+    /// Source status code → canonical status. Empty: the source already uses the canonical names
+    /// or the national codes 1-10.
+    pub status_map: BTreeMap<String, Status>,
+}
+
+impl SourceConfig {
+    /// The URL with any password removed, for logs and errors.
+    pub fn display_url(&self) -> String {
+        redact_url(self.url.expose())
+    }
+}
+
+/// One thing wrong with the configuration, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: invalid TOML: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {} problem(s):\n{}", problems.len(), list(problems))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl ConfigError {
+    /// The problems as a list, for tests and `check-config`.
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            ConfigError::Invalid { problems, .. } => {
+                problems.iter().map(ToString::to_string).collect()
+            }
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file, resolving `${ENV}` references from the process
+    /// environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(path, &text, |name| std::env::var(name).ok())
+    }
+
+    /// Validates config text; `env` resolves `${NAME}` references (injected so tests need not
+    /// touch the process environment).
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let parse_error = |message: String| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| parse_error(e.to_string()))?;
+        let mut unknown = Vec::new();
+        let raw: raw::RawConfig = serde_ignored::deserialize(de, |key| {
+            unknown.push(key_path(&key));
+        })
+        .map_err(|e| parse_error(e.to_string()))?;
+        let mut problems: Vec<Problem> = unknown
+            .into_iter()
+            .map(|key| Problem {
+                message: "unknown key (check its spelling and section)".to_string(),
+                key,
+            })
+            .collect();
+        let config = validate::validate(path, raw, &env, &mut problems);
+        match config {
+            Some(config) if problems.is_empty() => Ok(config),
+            _ => Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            }),
+        }
+    }
+}
+
+/// Formats a key path the way problems name keys: `source[0].schedule`.
+fn key_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
+        Path::Map { parent, key } => match key_path(parent) {
+            p if p.is_empty() => key.clone(),
+            p => format!("{p}.{key}"),
+        },
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
+            key_path(parent)
+        }
+    }
+}

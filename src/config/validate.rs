@@ -1,0 +1,330 @@
+//! Turns the file as written into a typed `Config`, collecting every problem instead of stopping
+//! at the first.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+use super::raw::{RawConfig, RawSource};
+use super::secret::expand_env;
+use super::*;
+
+/// Collects problems; helpers return `None` for a bad value so that validation goes on.
+struct Checker<'a> {
+    problems: &'a mut Vec<Problem>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    fn schedule(&mut self, key: &str, expr: Option<&str>, default: &str) -> Option<CronSchedule> {
+        CronSchedule::parse(expr.unwrap_or(default))
+            .map_err(|e| self.problem(key, e))
+            .ok()
+    }
+
+    fn time_zone(&mut self, key: &str, name: Option<&str>, default: Tz) -> Option<Tz> {
+        match name {
+            None => Some(default),
+            Some(name) => name
+                .parse::<Tz>()
+                .map_err(|_| {
+                    self.problem(
+                        key,
+                        format!("{name:?} is not an IANA time zone (e.g. \"Asia/Ho_Chi_Minh\")"),
+                    )
+                })
+                .ok(),
+        }
+    }
+
+    /// A secret given inline (with `${ENV}` references) or as `<key>_file`, exactly one of them
+    /// when `required`.
+    fn secret(
+        &mut self,
+        key: &str,
+        inline: Option<&str>,
+        file: Option<&Path>,
+        required: bool,
+    ) -> Option<Option<Secret>> {
+        match (inline, file) {
+            (Some(_), Some(_)) => {
+                self.problem(key, format!("give either {key} or {key}_file, not both"));
+                None
+            }
+            (Some(raw), None) => match expand_env(raw, self.env) {
+                Ok(v) => Some(Some(Secret::new(v))),
+                Err(e) => {
+                    self.problem(key, e);
+                    None
+                }
+            },
+            (None, Some(path)) => match std::fs::read_to_string(path) {
+                Ok(v) => Some(Some(Secret::new(v.trim_end_matches(['\r', '\n'])))),
+                Err(e) => {
+                    self.problem(
+                        format!("{key}_file"),
+                        format!("cannot read {}: {e}", path.display()),
+                    );
+                    None
+                }
+            },
+            (None, None) if required => {
+                self.problem(key, format!("missing; expected {key} = \"...\" or {key}_file"));
+                None
+            }
+            (None, None) => Some(None),
+        }
+    }
+
+    fn positive<T: PartialOrd + Default + Copy>(&mut self, key: &str, v: Option<T>, d: T) -> T {
+        let v = v.unwrap_or(d);
+        if v <= T::default() {
+            self.problem(key, "must be greater than 0");
+        }
+        v
+    }
+}
+
+pub(super) fn validate(
+    path: &Path,
+    raw: RawConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<Config> {
+    let mut c = Checker { problems, env };
+    let centre_tz = chrono_tz::Asia::Ho_Chi_Minh;
+
+    let listen = raw.service.listen.as_deref().unwrap_or(LISTEN);
+    let listen = listen
+        .parse()
+        .map_err(|_| {
+            c.problem(
+                "service.listen",
+                format!("{listen:?} is not a socket address; expected e.g. \"127.0.0.1:9464\""),
+            )
+        })
+        .ok();
+    let bearer_token = c.secret(
+        "service.bearer_token",
+        raw.service.bearer_token.as_deref(),
+        raw.service.bearer_token_file.as_deref(),
+        false,
+    );
+    if let Some(Some(token)) = &bearer_token {
+        if token.expose().len() < 16 {
+            c.problem(
+                "service.bearer_token",
+                "too short; use at least 16 characters",
+            );
+        }
+    }
+    let evaluate_schedule = c.schedule(
+        "service.evaluate_schedule",
+        raw.service.evaluate_schedule.as_deref(),
+        EVALUATE_SCHEDULE,
+    );
+    let shutdown_grace = Duration::from_secs(c.positive(
+        "service.shutdown_grace_secs",
+        raw.service.shutdown_grace_secs,
+        SHUTDOWN_GRACE_SECS,
+    ));
+
+    let store_url = match (&raw.store.url, &raw.store.url_file) {
+        (None, None) => Some(Secret::new(STORE_URL)),
+        (url, file) => c
+            .secret("store.url", url.as_deref(), file.as_deref(), true)
+            .flatten(),
+    };
+    if let Some(url) = &store_url {
+        if !matches!(
+            Dialect::from_url(url.expose()),
+            Some(Dialect::Sqlite | Dialect::Postgres)
+        ) {
+            c.problem(
+                "store.url",
+                format!(
+                    "{} is not a store URL; expected sqlite://PATH or postgres://...",
+                    redact_url(url.expose())
+                ),
+            );
+        }
+    }
+    let store_max = c.positive(
+        "store.max_connections",
+        raw.store.max_connections,
+        STORE_MAX_CONNECTIONS,
+    );
+
+    let mut names = HashSet::new();
+    let sources: Vec<Option<SourceConfig>> = raw
+        .sources
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| validate_source(&mut c, i, s, centre_tz, &mut names))
+        .collect();
+
+    Some(Config {
+        path: path.to_path_buf(),
+        service: ServiceConfig {
+            listen: listen?,
+            bearer_token: bearer_token?,
+            evaluate_schedule: evaluate_schedule?,
+            shutdown_grace,
+            time_zone: centre_tz,
+        },
+        store: StoreConfig {
+            url: store_url?,
+            max_connections: store_max,
+        },
+        sources: sources.into_iter().collect::<Option<Vec<_>>>()?,
+    })
+}
+
+fn validate_source(
+    c: &mut Checker<'_>,
+    i: usize,
+    s: RawSource,
+    centre_tz: Tz,
+    names: &mut HashSet<String>,
+) -> Option<SourceConfig> {
+    let key = |k: &str| format!("source[{i}].{k}");
+    let name = match s.name {
+        None => {
+            c.problem(key("name"), "missing; every source needs a unique name");
+            None
+        }
+        Some(n) if n.is_empty() || !n.chars().all(|ch| ch.is_ascii_alphanumeric() || "_-".contains(ch)) => {
+            c.problem(
+                key("name"),
+                format!("{n:?}: use letters, digits, '-' and '_' only (it becomes a metric label)"),
+            );
+            None
+        }
+        Some(n) if !names.insert(n.clone()) => {
+            c.problem(key("name"), format!("{n:?} is used by another source"));
+            None
+        }
+        Some(n) => Some(n),
+    };
+    let url = c
+        .secret(&key("url"), s.url.as_deref(), s.url_file.as_deref(), true)
+        .flatten();
+    let dialect = url.as_ref().and_then(|u| {
+        Dialect::from_url(u.expose()).or_else(|| {
+            c.problem(
+                key("url"),
+                format!(
+                    "{}: unknown database; expected a URL starting with postgres://, mysql:// \
+                     (also for MariaDB) or sqlite://",
+                    redact_url(u.expose())
+                ),
+            );
+            None
+        })
+    });
+    let schedule = c.schedule(&key("schedule"), s.schedule.as_deref(), SOURCE_SCHEDULE);
+    let resync_schedule = c.schedule(
+        &key("resync_schedule"),
+        s.resync_schedule.as_deref(),
+        SOURCE_RESYNC_SCHEDULE,
+    );
+    let query = match s.query {
+        None => {
+            c.problem(
+                key("query"),
+                "missing; expected the SQL that returns the canonical columns",
+            );
+            None
+        }
+        Some(q) if !q.contains(":watermark") => {
+            c.problem(
+                key("query"),
+                "has no :watermark placeholder; expected e.g. `WHERE updated_at >= :watermark` \
+                 so that polls read only what changed",
+            );
+            None
+        }
+        Some(q) => Some(q),
+    };
+    let watermark = match s.watermark.as_deref() {
+        None | Some("timestamp") => Some(WatermarkKind::Timestamp),
+        Some("integer") => Some(WatermarkKind::Integer),
+        Some(other) => {
+            c.problem(
+                key("watermark"),
+                format!("{other:?}; expected \"timestamp\" or \"integer\""),
+            );
+            None
+        }
+    };
+    let time_zone = c.time_zone(&key("time_zone"), s.time_zone.as_deref(), centre_tz);
+    let max_connections = c.positive(
+        &key("max_connections"),
+        s.max_connections,
+        SOURCE_MAX_CONNECTIONS,
+    );
+    let timeout_secs = c.positive(&key("timeout_secs"), s.timeout_secs, SOURCE_TIMEOUT_SECS);
+    // The server gives up a little before the client does, so a slow query is cancelled where it
+    // runs instead of running on after the client walked away.
+    let statement_default = (timeout_secs * 9 / 10).max(1);
+    let statement_timeout_secs = c.positive(
+        &key("statement_timeout_secs"),
+        s.statement_timeout_secs,
+        statement_default,
+    );
+    if statement_timeout_secs > timeout_secs {
+        c.problem(
+            key("statement_timeout_secs"),
+            format!(
+                "{statement_timeout_secs} is longer than timeout_secs ({timeout_secs}); the \
+                 server-side limit must not exceed the client-side one"
+            ),
+        );
+    }
+    let connect_timeout_secs = c.positive(
+        &key("connect_timeout_secs"),
+        s.connect_timeout_secs,
+        SOURCE_CONNECT_TIMEOUT_SECS,
+    );
+    let batch_rows = c.positive(&key("batch_rows"), s.batch_rows, SOURCE_BATCH_ROWS);
+    let mut status_map = BTreeMap::new();
+    for (code, canonical) in s.status_map {
+        match Status::parse(&canonical) {
+            Some(st) => {
+                status_map.insert(code, st);
+            }
+            None => c.problem(
+                format!("source[{i}].status_map.{code}"),
+                format!(
+                    "{canonical:?} is not a canonical status; expected one of: {}",
+                    Status::ALL.map(|s| s.as_str()).join(", ")
+                ),
+            ),
+        }
+    }
+    Some(SourceConfig {
+        name: name?,
+        dialect: dialect?,
+        url: url?,
+        schedule: schedule?,
+        resync_schedule: resync_schedule?,
+        query: query?,
+        watermark: watermark?,
+        time_zone: time_zone?,
+        max_connections,
+        timeout: Duration::from_secs(timeout_secs),
+        statement_timeout: Duration::from_secs(statement_timeout_secs),
+        connect_timeout: Duration::from_secs(connect_timeout_secs),
+        batch_rows,
+        status_map,
+    })
+}

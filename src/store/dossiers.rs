@@ -1,0 +1,197 @@
+//! Dossier batches, watermarks, vanished rows and rejected rows.
+
+use chrono::{DateTime, Utc};
+use sqlx::AssertSqlSafe;
+
+use super::{Store, StoreError, failed, on_pool, on_tx};
+use crate::dossier::Dossier;
+
+const DOSSIER_COLUMNS: usize = 14;
+
+/// A row the mapping refused: the poller logs it the first time the store sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The dossier id when the row had one, else a description of the row.
+    pub row_key: String,
+    /// A bounded label value (see `source::mapping::reason`).
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Rejections not seen before for this (row, reason): the ones to log.
+    pub new_rejections: Vec<Rejection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCount {
+    pub source: String,
+    pub status: String,
+    pub count: i64,
+}
+
+/// `INSERT .. VALUES ($1..$14), ($15..$28) .. ON CONFLICT DO UPDATE` for `rows` dossiers.
+fn upsert_sql(rows: usize) -> String {
+    let mut sql = String::with_capacity(200 + rows * 100);
+    sql.push_str(
+        "INSERT INTO dossiers (source, dossier_id, procedure_code, procedure_name, department, \
+         channel, received_at, due_at, resolved_at, status, raw_status, updated_at, \
+         first_seen_at, last_seen_at) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..DOSSIER_COLUMNS {
+            if c > 0 {
+                sql.push(',');
+            }
+            sql.push('$');
+            sql.push_str(&(r * DOSSIER_COLUMNS + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql.push_str(
+        " ON CONFLICT (source, dossier_id) DO UPDATE SET \
+         procedure_code = excluded.procedure_code, procedure_name = excluded.procedure_name, \
+         department = excluded.department, channel = excluded.channel, \
+         received_at = excluded.received_at, due_at = excluded.due_at, \
+         resolved_at = excluded.resolved_at, status = excluded.status, \
+         raw_status = excluded.raw_status, updated_at = excluded.updated_at, \
+         last_seen_at = excluded.last_seen_at, vanished_at = NULL",
+    );
+    sql
+}
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+impl Store {
+    /// Writes one batch of a poll in one transaction: the dossiers, the rejected rows and, when
+    /// given, the watermark the poll reached. A crash before commit leaves the old watermark, so
+    /// the next poll reads the batch again; upserts make that harmless.
+    pub async fn write_batch(
+        &self,
+        source: &str,
+        dossiers: &[Dossier],
+        rejections: &[Rejection],
+        watermark: Option<&str>,
+        seen_at: DateTime<Utc>,
+    ) -> Result<BatchOutcome, StoreError> {
+        let seen = ts(seen_at);
+        let mut tx = self.begin().await?;
+        if !dossiers.is_empty() {
+            // The SQL text is made only of our own placeholders; every value is bound.
+            let sql = upsert_sql(dossiers.len());
+            on_tx!(tx, conn => {
+                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+                for d in dossiers {
+                    q = q
+                        .bind(source)
+                        .bind(&d.dossier_id)
+                        .bind(&d.procedure_code)
+                        .bind(&d.procedure_name)
+                        .bind(&d.department)
+                        .bind(d.channel.as_str())
+                        .bind(ts(d.received_at))
+                        .bind(d.due_at.map(ts))
+                        .bind(d.resolved_at.map(ts))
+                        .bind(d.status.as_str())
+                        .bind(&d.raw_status)
+                        .bind(ts(d.updated_at))
+                        .bind(seen)
+                        .bind(seen);
+                }
+                q.execute(conn).await.map(|r| r.rows_affected())
+            })
+            .map_err(failed("storing dossiers"))?;
+        }
+        let mut outcome = BatchOutcome::default();
+        for r in rejections {
+            let inserted = on_tx!(tx, conn => sqlx::query(
+                "INSERT INTO rejected_rows (source, row_key, reason, detail, first_seen_at, \
+                 last_seen_at) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(source)
+            .bind(&r.row_key)
+            .bind(r.reason)
+            .bind(&r.detail)
+            .bind(seen)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+            .map_err(failed("recording rejected rows"))?;
+            if inserted > 0 {
+                outcome.new_rejections.push(r.clone());
+            }
+        }
+        if let Some(value) = watermark {
+            on_tx!(tx, conn => sqlx::query(
+                "INSERT INTO watermarks (source, value, committed_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (source) DO UPDATE SET value = excluded.value, \
+                 committed_at = excluded.committed_at",
+            )
+            .bind(source)
+            .bind(value)
+            .bind(seen)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+            .map_err(failed("committing the watermark"))?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// The last committed watermark of a source, if it was ever polled.
+    pub async fn watermark(&self, source: &str) -> Result<Option<String>, StoreError> {
+        on_pool!(self, p => sqlx::query_scalar("SELECT value FROM watermarks WHERE source = $1")
+            .bind(source)
+            .fetch_optional(p)
+            .await)
+        .map_err(failed("reading the watermark"))
+    }
+
+    /// After a full resync that started at `resync_started`: every dossier of the source that the
+    /// resync did not see is marked vanished. Returns how many were newly marked.
+    pub async fn mark_vanished(
+        &self,
+        source: &str,
+        resync_started: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        on_pool!(self, p => sqlx::query(
+            "UPDATE dossiers SET vanished_at = $3 \
+             WHERE source = $1 AND last_seen_at < $2 AND vanished_at IS NULL",
+        )
+        .bind(source)
+        .bind(ts(resync_started))
+        .bind(ts(now))
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(failed("marking vanished dossiers"))
+    }
+
+    /// Dossiers per source and canonical status, vanished ones excluded.
+    pub async fn count_by_status(&self) -> Result<Vec<StatusCount>, StoreError> {
+        let rows: Vec<(String, String, i64)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT source, status, COUNT(*) FROM dossiers WHERE vanished_at IS NULL \
+             GROUP BY source, status ORDER BY source, status",
+        )
+        .fetch_all(p)
+        .await)
+        .map_err(failed("counting dossiers"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(source, status, count)| StatusCount {
+                source,
+                status,
+                count,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,136 @@
+//! The service's own database: SQLite by default (a file, WAL), PostgreSQL when the URL says so.
+//! Both backends run the same SQL text (instants are Unix seconds, placeholders `$N`), so every
+//! query is written once and `on_pool!` instantiates it for the backend in use.
+
+mod dossiers;
+mod open;
+
+use sqlx::{PgPool, SqlitePool};
+
+pub use dossiers::{BatchOutcome, Rejection, StatusCount};
+
+/// Runs the same expression against whichever pool the store has.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::StorePool::Sqlite($pool) => $body,
+            $crate::store::StorePool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Runs the same expression inside whichever transaction the store opened.
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match &mut $tx {
+            $crate::store::StoreTx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::store::StoreTx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_tx;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("cannot create the store's folder {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("store URL {url} is not supported; expected sqlite://PATH or postgres://...")]
+    UnsupportedUrl { url: String },
+    #[error("cannot apply the store's migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("store query failed while {action}: {source}")]
+    Query {
+        action: &'static str,
+        source: sqlx::Error,
+    },
+}
+
+/// Wraps a sqlx error with what the store was doing.
+pub(crate) fn failed(action: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Query { action, source }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum StorePool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+pub(crate) enum StoreTx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl StoreTx {
+    async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            StoreTx::Sqlite(t) => t.commit().await,
+            StoreTx::Postgres(t) => t.commit().await,
+        }
+        .map_err(failed("committing"))
+    }
+}
+
+/// A handle on the store; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) pool: StorePool,
+}
+
+impl Store {
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            StorePool::Sqlite(_) => "sqlite",
+            StorePool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Applies the migrations that are not applied yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pool {
+            StorePool::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
+            StorePool::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Ready means reachable with every migration this binary knows applied.
+    pub async fn is_ready(&self) -> Result<bool, StoreError> {
+        let expected = match &self.pool {
+            StorePool::Sqlite(_) => sqlx::migrate!("migrations/sqlite").iter().count(),
+            StorePool::Postgres(_) => sqlx::migrate!("migrations/postgres").iter().count(),
+        } as i64;
+        let applied: i64 = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM _sqlx_migrations WHERE success"
+        )
+        .fetch_one(p)
+        .await)
+        .map_err(failed("checking migrations"))?;
+        Ok(applied >= expected)
+    }
+
+    pub(crate) async fn begin(&self) -> Result<StoreTx, StoreError> {
+        Ok(match &self.pool {
+            StorePool::Sqlite(p) => StoreTx::Sqlite(p.begin().await.map_err(failed("beginning"))?),
+            StorePool::Postgres(p) => {
+                StoreTx::Postgres(p.begin().await.map_err(failed("beginning"))?)
+            }
+        })
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}

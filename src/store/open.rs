@@ -1,0 +1,74 @@
+//! Opening the store from its URL.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use super::{Store, StoreError, StorePool};
+use crate::config::{Dialect, StoreConfig, redact_url};
+
+impl Store {
+    /// Opens (creating a SQLite file and its folder if missing) without migrating.
+    pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        let url = config.url.expose();
+        let shown = redact_url(url);
+        let open_err = |source| StoreError::Open {
+            url: shown.clone(),
+            source,
+        };
+        let pool = match Dialect::from_url(url) {
+            Some(Dialect::Sqlite) => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .map_err(open_err)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // WAL with NORMAL is durable across process crashes, which is what the
+                    // outbox needs; only a power cut may lose the last commits.
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .log_statements(tracing::log::LevelFilter::Trace);
+                let dir = options.get_filename().parent().map(|p| p.to_path_buf());
+                if let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(&dir).map_err(|source| StoreError::CreateDir {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+                }
+                StorePool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(config.max_connections)
+                        .connect_with(options)
+                        .await
+                        .map_err(open_err)?,
+                )
+            }
+            Some(Dialect::Postgres) => {
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(open_err)?
+                    .application_name("hcc-monitor")
+                    .log_statements(tracing::log::LevelFilter::Trace);
+                StorePool::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(config.max_connections)
+                        .acquire_timeout(Duration::from_secs(10))
+                        .connect_with(options)
+                        .await
+                        .map_err(open_err)?,
+                )
+            }
+            _ => return Err(StoreError::UnsupportedUrl { url: shown }),
+        };
+        Ok(Store { pool })
+    }
+
+    /// Opens and applies pending migrations: what the service does at start.
+    pub async fn open_and_migrate(config: &StoreConfig) -> Result<Store, StoreError> {
+        let store = Store::open(config).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+}
