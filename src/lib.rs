@@ -10,3 +10,7 @@ pub mod config;
 pub mod metrics;
 /// The service's own database (SQLite or PostgreSQL): dossiers, history, watermarks.
 pub mod store;
+/// The clock as a dependency (system time, or a fixed instant for `--as-of` and tests).
+pub mod clock;
+/// Dossier sources: per-dialect readers, the row mapping, the poller.
+pub mod source;

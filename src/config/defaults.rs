@@ -16,3 +16,6 @@ pub const SOURCE_TIMEOUT_SECS: u64 = 60;
 pub const SOURCE_CONNECT_TIMEOUT_SECS: u64 = 10;
 /// Rows read and committed per store transaction.
 pub const SOURCE_BATCH_ROWS: usize = 1000;
+/// Each poll re-reads this much before the last watermark: a transaction that committed late
+/// with an older change marker is still picked up; the upsert makes the re-read harmless.
+pub const SOURCE_WATERMARK_OVERLAP_SECS: u64 = 60;

@@ -73,14 +73,6 @@ impl Dialect {
     }
 }
 
-/// How a source's change marker is compared: as a timestamp in the source's zone, or as a number
-/// (a row version or sequence).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WatermarkKind {
-    Timestamp,
-    Integer,
-}
-
 #[derive(Debug, Clone)]
 pub struct SourceConfig {
     pub name: String,
@@ -90,7 +82,8 @@ pub struct SourceConfig {
     pub resync_schedule: CronSchedule,
     /// The operator's SQL, with `:watermark` where the last watermark goes.
     pub query: String,
-    pub watermark: WatermarkKind,
+    /// How far before the last watermark each poll starts reading again.
+    pub watermark_overlap: Duration,
     /// Zone of timestamps stored without one.
     pub time_zone: Tz,
     pub max_connections: u32,

@@ -41,7 +41,7 @@ pub struct RawSource {
     pub schedule: Option<String>,
     pub resync_schedule: Option<String>,
     pub query: Option<String>,
-    pub watermark: Option<String>,
+    pub watermark_overlap_secs: Option<u64>,
     pub time_zone: Option<String>,
     pub max_connections: Option<u32>,
     pub timeout_secs: Option<u64>,

@@ -255,17 +255,6 @@ fn validate_source(
         }
         Some(q) => Some(q),
     };
-    let watermark = match s.watermark.as_deref() {
-        None | Some("timestamp") => Some(WatermarkKind::Timestamp),
-        Some("integer") => Some(WatermarkKind::Integer),
-        Some(other) => {
-            c.problem(
-                key("watermark"),
-                format!("{other:?}; expected \"timestamp\" or \"integer\""),
-            );
-            None
-        }
-    };
     let time_zone = c.time_zone(&key("time_zone"), s.time_zone.as_deref(), centre_tz);
     let max_connections = c.positive(
         &key("max_connections"),
@@ -318,7 +307,10 @@ fn validate_source(
         schedule: schedule?,
         resync_schedule: resync_schedule?,
         query: query?,
-        watermark: watermark?,
+        watermark_overlap: Duration::from_secs(
+            s.watermark_overlap_secs
+                .unwrap_or(SOURCE_WATERMARK_OVERLAP_SECS),
+        ),
         time_zone: time_zone?,
         max_connections,
         timeout: Duration::from_secs(timeout_secs),

@@ -7,6 +7,8 @@ use super::{Store, StoreError, failed, on_pool, on_tx};
 use crate::dossier::Dossier;
 
 const DOSSIER_COLUMNS: usize = 14;
+/// Rows per INSERT statement: 14,000 bound values, under SQLite's limit of 32,766.
+const ROWS_PER_STATEMENT: usize = 1000;
 
 /// A row the mapping refused: the poller logs it the first time the store sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +85,7 @@ impl Store {
     ) -> Result<BatchOutcome, StoreError> {
         let seen = ts(seen_at);
         let mut tx = self.begin().await?;
-        if !dossiers.is_empty() {
+        for dossiers in dossiers.chunks(ROWS_PER_STATEMENT) {
             // The SQL text is made only of our own placeholders; every value is bound.
             let sql = upsert_sql(dossiers.len());
             on_tx!(tx, conn => {

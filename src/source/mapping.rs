@@ -1,0 +1,274 @@
+//! Maps a source row onto the canonical dossier (DESIGN §3), or says exactly why it cannot.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::value::RawValue;
+use crate::dossier::{Channel, Dossier, Status};
+use crate::store::Rejection;
+
+/// Reasons a row is rejected: the bounded label set of `hcc_source_rows_rejected_total`.
+pub mod reason {
+    pub const UNKNOWN_STATUS: &str = "unknown_status";
+    pub const MISSING_VALUE: &str = "missing_value";
+    pub const BAD_TIME: &str = "bad_time";
+    pub const DUE_BEFORE_RECEIVED: &str = "due_before_received";
+    pub const BAD_VALUE: &str = "bad_value";
+    pub const ALL: [&str; 5] = [
+        UNKNOWN_STATUS,
+        MISSING_VALUE,
+        BAD_TIME,
+        DUE_BEFORE_RECEIVED,
+        BAD_VALUE,
+    ];
+}
+
+/// The canonical columns a source query returns, required ones first.
+pub const REQUIRED: [&str; 6] = [
+    "dossier_id",
+    "procedure_code",
+    "department",
+    "received_at",
+    "status",
+    "updated_at",
+];
+pub const OPTIONAL: [&str; 4] = ["procedure_name", "channel", "due_at", "resolved_at"];
+
+/// Where each canonical column sits in the query's result.
+#[derive(Debug, Clone)]
+pub struct ColumnIndex {
+    required: [usize; 6],
+    optional: [Option<usize>; 4],
+}
+
+impl ColumnIndex {
+    /// Resolves the canonical columns by name (case-insensitive). Returns the missing required
+    /// ones as the error.
+    pub fn resolve(names: &[String]) -> Result<ColumnIndex, Vec<&'static str>> {
+        let find = |c: &str| names.iter().position(|n| n.eq_ignore_ascii_case(c));
+        let missing: Vec<&'static str> =
+            REQUIRED.into_iter().filter(|c| find(c).is_none()).collect();
+        if !missing.is_empty() {
+            return Err(missing);
+        }
+        Ok(ColumnIndex {
+            required: REQUIRED.map(|c| find(c).unwrap_or_default()),
+            optional: OPTIONAL.map(find),
+        })
+    }
+}
+
+/// A mapped row: a dossier, or a rejection. Both carry the row's change marker when it could be
+/// read, so that the watermark moves past rejected rows too.
+pub enum Mapped {
+    Dossier(Dossier),
+    Rejected {
+        rejection: Rejection,
+        updated_at: Option<DateTime<Utc>>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Mapper {
+    time_zone: Tz,
+    status_map: BTreeMap<String, Status>,
+}
+
+struct Reject(&'static str, String);
+
+impl Mapper {
+    pub fn new(time_zone: Tz, status_map: BTreeMap<String, Status>) -> Mapper {
+        Mapper {
+            time_zone,
+            status_map,
+        }
+    }
+
+    pub fn map(&self, idx: &ColumnIndex, values: &[RawValue]) -> Mapped {
+        let [id, procedure, department, received, status, updated] =
+            idx.required.map(|i| &values[i]);
+        let [procedure_name, channel, due, resolved] =
+            idx.optional.map(|i| i.map_or(&RawValue::Null, |i| &values[i]));
+        let updated_at = self.time("updated_at", updated, false).ok().flatten();
+        let row_key = id.as_text().unwrap_or_else(|| {
+            format!(
+                "<no dossier_id; updated_at {}>",
+                updated.as_text().unwrap_or_default()
+            )
+        });
+        let result = (|| {
+            let dossier_id = required_text("dossier_id", id)?;
+            let received_at = self.required_time("received_at", received)?;
+            let due_at = self.time("due_at", due, true)?;
+            if let Some(due_at) = due_at {
+                if due_at < received_at {
+                    return Err(Reject(
+                        reason::DUE_BEFORE_RECEIVED,
+                        format!("due_at {due_at} is before received_at {received_at}"),
+                    ));
+                }
+            }
+            let raw_status = required_text("status", status)?;
+            let status = self.status(&raw_status)?;
+            let updated_at = self.required_time("updated_at", updated)?;
+            let resolved_at = self.time("resolved_at", resolved, false)?;
+            // A source that marks a dossier resolved without saying when is read as resolved at
+            // its last change, the closest instant it gives.
+            let resolved_at = match (status.is_resolved(), resolved_at) {
+                (true, None) => Some(updated_at),
+                (_, r) => r,
+            };
+            let channel = match channel.as_text() {
+                None => Channel::Unknown,
+                Some(raw) => Channel::parse(&raw).ok_or_else(|| {
+                    Reject(
+                        reason::BAD_VALUE,
+                        format!("channel {raw:?} is not direct/online/postal or 1/2/3"),
+                    )
+                })?,
+            };
+            Ok(Dossier {
+                dossier_id,
+                procedure_code: required_text("procedure_code", procedure)?,
+                procedure_name: procedure_name.as_text(),
+                department: required_text("department", department)?,
+                channel,
+                received_at,
+                due_at,
+                resolved_at,
+                status,
+                raw_status,
+                updated_at,
+            })
+        })();
+        match result {
+            Ok(d) => Mapped::Dossier(d),
+            Err(Reject(reason, detail)) => Mapped::Rejected {
+                rejection: Rejection {
+                    row_key,
+                    reason,
+                    detail,
+                },
+                updated_at,
+            },
+        }
+    }
+
+    fn status(&self, raw: &str) -> Result<Status, Reject> {
+        let found = if self.status_map.is_empty() {
+            Status::parse(raw).or_else(|| raw.parse().ok().and_then(Status::from_national_code))
+        } else {
+            self.status_map.get(raw).copied()
+        };
+        found.ok_or_else(|| {
+            Reject(
+                reason::UNKNOWN_STATUS,
+                format!("status {raw:?} is not in the source's status_map"),
+            )
+        })
+    }
+
+    fn required_time(&self, column: &str, v: &RawValue) -> Result<DateTime<Utc>, Reject> {
+        self.time(column, v, false)?
+            .ok_or_else(|| Reject(reason::MISSING_VALUE, format!("{column} is empty")))
+    }
+
+    /// Reads an instant. A date without time means the start of that day, except for a due date,
+    /// which means the whole day: its end.
+    fn time(&self, column: &str, v: &RawValue, end_of_day: bool) -> Result<Option<DateTime<Utc>>, Reject> {
+        let bad = |what: String| Reject(reason::BAD_TIME, format!("{column}: {what}"));
+        let date_time = |d: NaiveDate| {
+            let t = if end_of_day {
+                NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default()
+            } else {
+                NaiveTime::MIN
+            };
+            d.and_time(t)
+        };
+        let naive = match v {
+            RawValue::Null => return Ok(None),
+            RawValue::Instant(t) => return Ok(Some(*t)),
+            RawValue::Naive(t) => *t,
+            RawValue::Date(d) => date_time(*d),
+            // The national sync API's yyyyMMddHHmmss, stored as a number: a local time.
+            RawValue::Int(i) if (10_000_000_000_000..100_000_000_000_000).contains(i) => {
+                match parse_text_time(&i.to_string()) {
+                    Some(TextTime::Naive(t)) => t,
+                    _ => return Err(bad(format!("{i} is not a valid yyyyMMddHHmmss"))),
+                }
+            }
+            RawValue::Int(i) => {
+                return DateTime::from_timestamp(*i, 0)
+                    .map(Some)
+                    .ok_or_else(|| bad(format!("{i} is not a Unix time")));
+            }
+            RawValue::Float(f) => {
+                return DateTime::from_timestamp(*f as i64, 0)
+                    .map(Some)
+                    .ok_or_else(|| bad(format!("{f} is not a Unix time")));
+            }
+            RawValue::Text(s) if s.trim().is_empty() => return Ok(None),
+            RawValue::Text(s) => match parse_text_time(s.trim()) {
+                Some(TextTime::Instant(t)) => return Ok(Some(t)),
+                Some(TextTime::Naive(t)) => t,
+                Some(TextTime::Date(d)) => date_time(d),
+                None => return Err(bad(format!("{s:?} is not a date-time this service reads"))),
+            },
+        };
+        self.localize(naive)
+            .map(Some)
+            .ok_or_else(|| bad(format!("{naive} does not exist in {}", self.time_zone)))
+    }
+
+    /// Local time of the source → UTC. In a zone with daylight saving, an ambiguous hour takes
+    /// its first occurrence.
+    pub fn localize(&self, t: NaiveDateTime) -> Option<DateTime<Utc>> {
+        match self.time_zone.from_local_datetime(&t) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.with_timezone(&Utc)),
+            LocalResult::None => None,
+        }
+    }
+}
+
+fn required_text(column: &str, v: &RawValue) -> Result<String, Reject> {
+    v.as_text()
+        .ok_or_else(|| Reject(reason::MISSING_VALUE, format!("{column} is empty")))
+}
+
+enum TextTime {
+    Instant(DateTime<Utc>),
+    Naive(NaiveDateTime),
+    Date(NaiveDate),
+}
+
+/// The formats seen in provincial databases and the national sync API.
+fn parse_text_time(s: &str) -> Option<TextTime> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(TextTime::Instant(t.with_timezone(&Utc)));
+    }
+    for f in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%#z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, f) {
+            return Some(TextTime::Instant(t.with_timezone(&Utc)));
+        }
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y%m%d%H%M%S",
+        "%d/%m/%Y %H:%M:%S",
+        "%d/%m/%Y %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(TextTime::Naive(t));
+        }
+    }
+    for f in ["%Y-%m-%d", "%d/%m/%Y", "%Y%m%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+            return Some(TextTime::Date(d));
+        }
+    }
+    None
+}

@@ -1,0 +1,51 @@
+//! SQLite sources. SQLite types values, not columns, so each value is read by its own type.
+
+use std::str::FromStr;
+
+use chrono::NaiveDateTime;
+use futures::stream::BoxStream;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqliteRow};
+use sqlx::{AssertSqlSafe, ConnectOptions, Row, TypeInfo, ValueRef};
+
+use super::value::{RawRow, RawValue};
+use super::{FetchError, pool_options, rows};
+use crate::config::SourceConfig;
+
+/// Opened read-only: the monitor must never write to a dossier database. SQLite has no server
+/// to enforce a statement timeout; the client-side timeout covers it.
+pub fn connect(cfg: &SourceConfig) -> Result<SqlitePool, sqlx::Error> {
+    let options = SqliteConnectOptions::from_str(cfg.url.expose())?
+        .read_only(true)
+        .busy_timeout(cfg.statement_timeout)
+        .log_statements(tracing::log::LevelFilter::Trace);
+    Ok(pool_options::<sqlx::Sqlite>(cfg).connect_lazy_with(options))
+}
+
+/// The watermark is bound as text `YYYY-MM-DD HH:MM:SS[.ffffff]`, which orders correctly
+/// against timestamps stored as ISO text.
+pub fn fetch<'a>(
+    pool: &'a SqlitePool,
+    sql: &'a str,
+    watermark: NaiveDateTime,
+) -> BoxStream<'a, Result<RawRow, FetchError>> {
+    let sql = sql.replace(":watermark", "?1");
+    // The query is the operator's own SQL from the config file, not user input.
+    let bound = watermark.format("%Y-%m-%d %H:%M:%S%.f").to_string();
+    rows(sqlx::query(AssertSqlSafe(sql)).bind(bound).fetch(pool), decode)
+}
+
+fn decode(row: &SqliteRow, i: usize) -> Result<RawValue, FetchError> {
+    let raw = row.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(RawValue::Null);
+    }
+    let type_name = raw.type_info().name().to_string();
+    Ok(match type_name.as_str() {
+        "INTEGER" => RawValue::Int(row.try_get(i)?),
+        "REAL" => RawValue::Float(row.try_get(i)?),
+        "BLOB" => {
+            RawValue::Text(String::from_utf8_lossy(&row.try_get::<Vec<u8>, _>(i)?).into_owned())
+        }
+        _ => RawValue::Text(row.try_get(i)?),
+    })
+}
