@@ -14,3 +14,13 @@ pub mod store;
 pub mod clock;
 /// Dossier sources: per-dialect readers, the row mapping, the poller.
 pub mod source;
+/// Cron jobs with timeouts, skip-if-running, panic capture and shutdown.
+pub mod scheduler;
+/// The HTTP server: metrics, health, JSON API.
+pub mod http;
+/// The evaluation cycle: gauges recomputed from the store.
+pub mod evaluate;
+/// Startup: builds the application and runs it until shutdown.
+pub mod app;
+/// The demo centre: generated dossier data, a live trickle, and the benchmark filler.
+pub mod demo;

@@ -1,1 +1,207 @@
-fn main() {}
+//! The `hcc-monitor` binary: parses arguments and calls the library. anyhow lives only here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use hcc_monitor::app::{Application, cancel_on_signals};
+use hcc_monitor::clock::{Clock, FixedClock, SystemClock};
+use hcc_monitor::config::Config;
+use hcc_monitor::source::{PollMode, Poller, SourcePool};
+use hcc_monitor::store::Store;
+
+#[derive(Parser)]
+#[command(name = "hcc-monitor", version, about = "SLA and observability service for public administration service centres")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: poll sources, evaluate, serve /metrics.
+    Run {
+        #[arg(short, long, env = "HCC_CONFIG")]
+        config: PathBuf,
+    },
+    /// Validate a config file, printing every problem at once.
+    CheckConfig {
+        config: PathBuf,
+        /// Also open the store and every source.
+        #[arg(long)]
+        connect: bool,
+    },
+    /// Apply the store's pending migrations and exit.
+    Migrate {
+        #[arg(short, long, env = "HCC_CONFIG")]
+        config: PathBuf,
+    },
+    /// Poll every source once (incrementally) and exit.
+    PollOnce {
+        #[arg(short, long, env = "HCC_CONFIG")]
+        config: PathBuf,
+        /// Replay as of this instant (RFC 3339), e.g. 2026-03-02T09:00:00+07:00.
+        #[arg(long)]
+        as_of: Option<DateTime<Utc>>,
+    },
+    /// Run a demo centre: a generated SQLite dossier database with live changes, and the service
+    /// on the embedded default. With --into, fill a database for benchmarks instead.
+    Demo {
+        /// Folder for the demo's databases, config and emails.
+        #[arg(long, default_value = "hcc-demo")]
+        dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        listen: SocketAddr,
+        /// Dossiers to generate (the demo's history, or with --into the rows to add).
+        #[arg(long, default_value_t = 3000)]
+        rows: usize,
+        /// Fill this PostgreSQL, MySQL/MariaDB or SQLite database with --rows dossiers and exit.
+        #[arg(long)]
+        into: Option<String>,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run { config } => {
+            serve(Config::load(&config)?, None).await?;
+        }
+        Command::CheckConfig { config, connect } => return check_config(&config, connect).await,
+        Command::Migrate { config } => {
+            let config = Config::load(&config)?;
+            Store::open_and_migrate(&config.store).await?;
+            println!("store migrated");
+        }
+        Command::PollOnce { config, as_of } => {
+            let config = Config::load(&config)?;
+            let clock: Arc<dyn Clock> = match as_of {
+                Some(t) => Arc::new(FixedClock(t)),
+                None => Arc::new(SystemClock),
+            };
+            let store = Store::open_and_migrate(&config.store).await?;
+            let metrics = Arc::new(hcc_monitor::metrics::Metrics::new());
+            let mut failed = false;
+            for source in &config.sources {
+                let poller = Poller::new(source.clone(), store.clone(), metrics.clone(), clock.clone())?;
+                match poller.poll(PollMode::Incremental).await {
+                    Ok(r) => println!(
+                        "{}: {} rows stored, {} rejected, watermark {}",
+                        source.name,
+                        r.rows,
+                        r.rejected,
+                        r.watermark.as_deref().unwrap_or("unchanged")
+                    ),
+                    Err(e) => {
+                        failed = true;
+                        println!("{e}");
+                    }
+                }
+            }
+            if failed {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Demo {
+            dir,
+            listen,
+            rows,
+            into,
+        } => {
+            let due = hcc_monitor::demo::provisional_due();
+            let tz = chrono_tz::Asia::Ho_Chi_Minh;
+            if let Some(url) = into {
+                hcc_monitor::demo::fill(&url, rows, 365, Utc::now(), tz, due).await?;
+                println!("added {rows} dossiers to {}", hcc_monitor::config::redact_url(&url));
+                return Ok(ExitCode::SUCCESS);
+            }
+            let path = hcc_monitor::demo::prepare(&dir, listen, rows, Utc::now(), tz, due.clone())
+                .await?;
+            println!("demo config: {}", path.display());
+            let config = Config::load(&path)?;
+            let trickle = hcc_monitor::demo::trickle_job(&dir.join("source.db"), tz, due);
+            serve(config, Some(trickle)).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(config: Config, extra: Option<hcc_monitor::scheduler::Job>) -> anyhow::Result<()> {
+    let mut app = Application::build(config, Arc::new(SystemClock))
+        .await
+        .context("cannot start hcc-monitor")?;
+    if let Some(job) = extra {
+        app = app.with_job(job);
+    }
+    println!("serving on http://{}/metrics", app.local_addr());
+    let shutdown = CancellationToken::new();
+    cancel_on_signals(shutdown.clone());
+    app.run_until_stopped(shutdown).await?;
+    Ok(())
+}
+
+async fn check_config(path: &std::path::Path, connect: bool) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!("{}: valid ({} sources)", path.display(), config.sources.len());
+    if !connect {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut ok = true;
+    match Store::open(&config.store).await {
+        Ok(store) => {
+            println!("store ({}): reachable", store.backend());
+            store.close().await;
+        }
+        Err(e) => {
+            ok = false;
+            println!("store: {e}");
+        }
+    }
+    for source in &config.sources {
+        let result = match SourcePool::new(source) {
+            Ok(pool) => {
+                let r = pool.ping().await.map_err(|e| e.to_string());
+                pool.close().await;
+                r
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(()) => println!("source {} ({}): reachable", source.name, source.display_url()),
+            Err(e) => {
+                ok = false;
+                println!("source {} ({}): {e}", source.name, source.display_url());
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

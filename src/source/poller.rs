@@ -52,6 +52,8 @@ pub struct Poller {
     store: Store,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    /// A poll and a resync of one source never overlap: both move its watermark.
+    running: tokio::sync::Mutex<()>,
 }
 
 impl Poller {
@@ -62,6 +64,11 @@ impl Poller {
         clock: Arc<dyn Clock>,
     ) -> Result<Poller, SourceError> {
         metrics.init_source(&cfg.name);
+        for reason in super::mapping::reason::ALL {
+            metrics
+                .source_rows_rejected
+                .with_label_values(&[cfg.name.as_str(), reason]);
+        }
         Ok(Poller {
             pool: SourcePool::new(&cfg)?,
             mapper: Mapper::new(cfg.time_zone, cfg.status_map.clone()),
@@ -69,6 +76,7 @@ impl Poller {
             store,
             metrics,
             clock,
+            running: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -86,6 +94,7 @@ impl Poller {
 
     /// Runs one poll and records its outcome in the source's metrics.
     pub async fn poll(&self, mode: PollMode) -> Result<PollReport, SourceError> {
+        let _one_at_a_time = self.running.lock().await;
         let started = Instant::now();
         let result = self.run(mode).await;
         let name = self.name();

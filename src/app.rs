@@ -1,0 +1,218 @@
+//! Startup: where the edges (sources, store, HTTP, scheduler) meet. `Application::build` binds
+//! first and reports its address; `run_until_stopped` serves until the shutdown token fires,
+//! then drains. Tests and production share this one path.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http::{AppState, router};
+use crate::metrics::Metrics;
+use crate::scheduler::{self, Job};
+use crate::source::{PollMode, Poller, SourceError};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Pause between the first polls of consecutive sources at start.
+const FIRST_POLL_STAGGER: Duration = Duration::from_millis(500);
+
+pub struct Application {
+    config: Config,
+    listener: TcpListener,
+    state: AppState,
+    pollers: Vec<Arc<Poller>>,
+    extra_jobs: Vec<Job>,
+}
+
+impl Application {
+    /// Binds the listener, opens and migrates the store and prepares a poller per source.
+    /// Nothing connects to a source yet: a source that is down cannot hold up the start.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Application, AppError> {
+        let listener =
+            TcpListener::bind(config.service.listen)
+                .await
+                .map_err(|source| AppError::Bind {
+                    addr: config.service.listen,
+                    source,
+                })?;
+        let store = Store::open_and_migrate(&config.store).await?;
+        let metrics = Arc::new(Metrics::new());
+        let pollers = config
+            .sources
+            .iter()
+            .map(|s| {
+                Poller::new(s.clone(), store.clone(), metrics.clone(), clock.clone()).map(Arc::new)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let state = AppState {
+            store,
+            metrics,
+            bearer_token: config.service.bearer_token.clone(),
+        };
+        Ok(Application {
+            config,
+            listener,
+            state,
+            pollers,
+            extra_jobs: Vec::new(),
+        })
+    }
+
+    /// The address actually bound (port 0 in tests becomes a real port).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Adds a job beside the configured ones (the demo's data trickle).
+    pub fn with_job(mut self, job: Job) -> Application {
+        self.extra_jobs.push(job);
+        self
+    }
+
+    fn jobs(&self) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        for (i, poller) in self.pollers.iter().enumerate() {
+            let cfg = poller.config();
+            for (mode, schedule) in [
+                (PollMode::Incremental, &cfg.schedule),
+                (PollMode::Resync, &cfg.resync_schedule),
+            ] {
+                let p = poller.clone();
+                let job = Job::new(
+                    format!("{}:{}", mode.as_str(), cfg.name),
+                    schedule.clone(),
+                    // The poll's own timeouts bound each wait; this bounds a run that keeps
+                    // making slow progress, e.g. a huge initial read.
+                    cfg.timeout * 20,
+                    move |_| {
+                        let p = p.clone();
+                        async move {
+                            p.poll(mode).await?;
+                            Ok(())
+                        }
+                    },
+                );
+                jobs.push(match mode {
+                    PollMode::Incremental => job.run_at_start(FIRST_POLL_STAGGER * i as u32),
+                    PollMode::Resync => job,
+                });
+            }
+        }
+        let state = self.state.clone();
+        jobs.push(
+            Job::new(
+                "evaluate",
+                self.config.service.evaluate_schedule.clone(),
+                Duration::from_secs(300),
+                move |_| {
+                    let state = state.clone();
+                    async move {
+                        crate::evaluate::refresh(&state.store, &state.metrics).await?;
+                        Ok(())
+                    }
+                },
+            )
+            .run_at_start(FIRST_POLL_STAGGER * self.pollers.len() as u32 + Duration::from_secs(1)),
+        );
+        jobs.extend(self.extra_jobs.iter().cloned());
+        jobs
+    }
+
+    /// Serves and runs every job until `shutdown` fires; then stops scheduling, lets in-flight
+    /// runs and requests finish (up to the grace period) and closes the pools.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), AppError> {
+        let addr = self.local_addr();
+        let jobs = self.jobs();
+        tracing::info!(%addr, sources = self.pollers.len(), jobs = jobs.len(), store = self.state.store.backend(), "hcc-monitor started");
+        let mut running = scheduler::spawn_all(
+            jobs,
+            self.config.service.time_zone,
+            self.state.metrics.clone(),
+            shutdown.clone(),
+        );
+        let server = axum::serve(self.listener, router(self.state.clone()))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let mut server = tokio::spawn(async move { server.await });
+        let served = tokio::select! {
+            result = &mut server => Some(result),
+            () = shutdown.cancelled() => None,
+        };
+        if let Some(result) = served {
+            // The server stopped on its own: that is a failure, and the jobs must stop too.
+            shutdown.cancel();
+            while running.join_next().await.is_some() {}
+            return match result {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(AppError::Serve(e)),
+                Err(join) => Err(AppError::Serve(std::io::Error::other(join))),
+            };
+        }
+        tracing::info!("shutting down: draining in-flight work");
+        let grace = self.config.service.shutdown_grace;
+        let drained = tokio::time::timeout(grace, async {
+            while running.join_next().await.is_some() {}
+            let _ = server.await;
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(?grace, "in-flight work did not finish within the grace period");
+        }
+        for p in &self.pollers {
+            p.close().await;
+        }
+        self.state.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Fires the token on Ctrl-C or SIGTERM.
+pub fn cancel_on_signals(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => tracing::info!("Ctrl-C received"),
+            () = term => tracing::info!("SIGTERM received"),
+        }
+        shutdown.cancel();
+    });
+}

@@ -1,0 +1,24 @@
+//! Liveness and readiness.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::AppState;
+
+/// Alive: the process answers. Nothing else is checked, so a database outage never gets the
+/// monitor restarted by its supervisor.
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready: the store is reachable and every migration is applied.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.store.is_ready().await {
+        Ok(true) => (StatusCode::OK, "ready\n"),
+        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "store migrations pending\n"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n")
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The HTTP server (axum): `/metrics`, `/healthz`, `/readyz` and the JSON API. It answers at all
+//! times, also while a source is down; everything but `/healthz` may require a bearer token.
+
+mod auth;
+mod error;
+mod health;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::extract::State;
+
+pub use error::ApiError;
+
+use crate::config::Secret;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// What every handler can reach; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub bearer_token: Option<Secret>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/readyz", get(health::readyz))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_bearer,
+        ));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .merge(protected)
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
