@@ -16,6 +16,8 @@ CREATE TABLE dossiers (
     first_seen_at   BIGINT  NOT NULL,
     last_seen_at    BIGINT  NOT NULL,
     vanished_at     BIGINT,
+    -- The id of the last full resync that returned the row (any unique number).
+    seen_in_resync  BIGINT,
     due_changes     INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (source, dossier_id)
 );

@@ -15,6 +15,8 @@ CREATE TABLE dossiers (
     first_seen_at   INTEGER NOT NULL,
     last_seen_at    INTEGER NOT NULL,
     vanished_at     INTEGER,
+    -- The id of the last full resync that returned the row (any unique number).
+    seen_in_resync  INTEGER,
     due_changes     INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (source, dossier_id)
 ) WITHOUT ROWID;

@@ -38,6 +38,8 @@ impl PollMode {
 pub struct PollReport {
     pub rows: u64,
     pub rejected: u64,
+    /// Rejected rows not seen before: the ones this poll logged.
+    pub first_rejections: u64,
     pub vanished: u64,
     /// The watermark committed by this poll (the source's local time).
     pub watermark: Option<String>,
@@ -125,7 +127,13 @@ impl Poller {
 
     async fn run(&self, mode: PollMode) -> Result<PollReport, SourceError> {
         let name = self.name();
-        let resync_started = self.clock.now();
+        // Any number unique per resync will do; the system time (not the injected clock, which
+        // may be fixed) gives one.
+        let resync = (mode == PollMode::Resync).then(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as i64)
+        });
         let previous = match mode {
             PollMode::Resync => None,
             PollMode::Incremental => self
@@ -163,7 +171,7 @@ impl Poller {
             };
             batch.add(self.mapper.map(columns, &row.values));
             if batch.len() >= self.cfg.batch_rows {
-                self.commit(&mut batch, None, &mut report).await?;
+                self.commit(&mut batch, None, resync, &mut report).await?;
             }
         }
         drop(rows);
@@ -172,13 +180,13 @@ impl Poller {
             .map(|t| t.with_timezone(&self.cfg.time_zone).naive_local())
             .filter(|t| previous.is_none_or(|p| *t > p));
         let watermark = reached.map(|t| t.format(WATERMARK_FORMAT).to_string());
-        self.commit(&mut batch, watermark.as_deref(), &mut report)
+        self.commit(&mut batch, watermark.as_deref(), resync, &mut report)
             .await?;
         report.watermark = watermark;
-        if mode == PollMode::Resync {
+        if let Some(resync) = resync {
             report.vanished = self
                 .store
-                .mark_vanished(name, resync_started, self.clock.now())
+                .mark_vanished(name, resync, self.clock.now())
                 .await
                 .map_err(|error| self.store_error(error))?;
             if report.vanished > 0 {
@@ -196,12 +204,20 @@ impl Poller {
         &self,
         batch: &mut Batch,
         watermark: Option<&str>,
+        resync: Option<i64>,
         report: &mut PollReport,
     ) -> Result<(), SourceError> {
         let name = self.name();
         let outcome = self
             .store
-            .write_batch(name, &batch.dossiers, &batch.rejected, watermark, self.clock.now())
+            .write_batch(
+                name,
+                &batch.dossiers,
+                &batch.rejected,
+                watermark,
+                self.clock.now(),
+                resync,
+            )
             .await
             .map_err(|error| self.store_error(error))?;
         self.metrics
@@ -214,6 +230,7 @@ impl Poller {
                 .with_label_values(&[name, r.reason])
                 .inc();
         }
+        report.first_rejections += outcome.new_rejections.len() as u64;
         for r in outcome.new_rejections {
             tracing::warn!(source = name, row = %r.row_key, reason = r.reason, detail = %r.detail, "row rejected");
         }

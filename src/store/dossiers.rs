@@ -4,10 +4,10 @@ use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
 use super::{Store, StoreError, failed, on_pool, on_tx};
-use crate::dossier::Dossier;
+use crate::dossier::{Channel, Dossier, Status};
 
-const DOSSIER_COLUMNS: usize = 14;
-/// Rows per INSERT statement: 14,000 bound values, under SQLite's limit of 32,766.
+const DOSSIER_COLUMNS: usize = 15;
+/// Rows per INSERT statement: 15,000 bound values, under SQLite's limit of 32,766.
 const ROWS_PER_STATEMENT: usize = 1000;
 
 /// A row the mapping refused: the poller logs it the first time the store sees it.
@@ -26,6 +26,15 @@ pub struct BatchOutcome {
     pub new_rejections: Vec<Rejection>,
 }
 
+/// A dossier as stored, with what the store observed about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDossier {
+    pub dossier: Dossier,
+    /// How many times its due instant was seen to change.
+    pub due_changes: i64,
+    pub vanished: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusCount {
     pub source: String,
@@ -33,13 +42,13 @@ pub struct StatusCount {
     pub count: i64,
 }
 
-/// `INSERT .. VALUES ($1..$14), ($15..$28) .. ON CONFLICT DO UPDATE` for `rows` dossiers.
+/// `INSERT .. VALUES ($1..$15), ($16..$30) .. ON CONFLICT DO UPDATE` for `rows` dossiers.
 fn upsert_sql(rows: usize) -> String {
     let mut sql = String::with_capacity(200 + rows * 100);
     sql.push_str(
         "INSERT INTO dossiers (source, dossier_id, procedure_code, procedure_name, department, \
          channel, received_at, due_at, resolved_at, status, raw_status, updated_at, \
-         first_seen_at, last_seen_at) VALUES ",
+         first_seen_at, last_seen_at, seen_in_resync) VALUES ",
     );
     for r in 0..rows {
         if r > 0 {
@@ -62,7 +71,8 @@ fn upsert_sql(rows: usize) -> String {
          received_at = excluded.received_at, due_at = excluded.due_at, \
          resolved_at = excluded.resolved_at, status = excluded.status, \
          raw_status = excluded.raw_status, updated_at = excluded.updated_at, \
-         last_seen_at = excluded.last_seen_at, vanished_at = NULL",
+         last_seen_at = excluded.last_seen_at, vanished_at = NULL, \
+         seen_in_resync = COALESCE(excluded.seen_in_resync, dossiers.seen_in_resync)",
     );
     sql
 }
@@ -71,10 +81,15 @@ fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
+fn instant(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
 impl Store {
     /// Writes one batch of a poll in one transaction: the dossiers, the rejected rows and, when
     /// given, the watermark the poll reached. A crash before commit leaves the old watermark, so
-    /// the next poll reads the batch again; upserts make that harmless.
+    /// the next poll reads the batch again; upserts make that harmless. `resync` is the id of the
+    /// full resync the batch belongs to, if any.
     pub async fn write_batch(
         &self,
         source: &str,
@@ -82,6 +97,7 @@ impl Store {
         rejections: &[Rejection],
         watermark: Option<&str>,
         seen_at: DateTime<Utc>,
+        resync: Option<i64>,
     ) -> Result<BatchOutcome, StoreError> {
         let seen = ts(seen_at);
         let mut tx = self.begin().await?;
@@ -105,7 +121,8 @@ impl Store {
                         .bind(&d.raw_status)
                         .bind(ts(d.updated_at))
                         .bind(seen)
-                        .bind(seen);
+                        .bind(seen)
+                        .bind(resync);
                 }
                 q.execute(conn).await.map(|r| r.rows_affected())
             })
@@ -157,25 +174,93 @@ impl Store {
         .map_err(failed("reading the watermark"))
     }
 
-    /// After a full resync that started at `resync_started`: every dossier of the source that the
-    /// resync did not see is marked vanished. Returns how many were newly marked.
+    /// After the full resync `resync` completed: every dossier of the source that it did not
+    /// return is marked vanished. Returns how many were newly marked.
     pub async fn mark_vanished(
         &self,
         source: &str,
-        resync_started: DateTime<Utc>,
+        resync: i64,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         on_pool!(self, p => sqlx::query(
-            "UPDATE dossiers SET vanished_at = $3 \
-             WHERE source = $1 AND last_seen_at < $2 AND vanished_at IS NULL",
+            "UPDATE dossiers SET vanished_at = $3 WHERE source = $1 \
+             AND COALESCE(seen_in_resync, -1) <> $2 AND vanished_at IS NULL",
         )
         .bind(source)
-        .bind(ts(resync_started))
+        .bind(resync)
         .bind(ts(now))
         .execute(p)
         .await
         .map(|r| r.rows_affected()))
         .map_err(failed("marking vanished dossiers"))
+    }
+
+    /// One dossier of a source, if the store has it.
+    pub async fn dossier(
+        &self,
+        source: &str,
+        dossier_id: &str,
+    ) -> Result<Option<StoredDossier>, StoreError> {
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            String,
+            String,
+            i64,
+            i64,
+            Option<i64>,
+        );
+        let row: Option<Row> = on_pool!(self, p => sqlx::query_as(
+            "SELECT dossier_id, procedure_code, procedure_name, department, channel, received_at, \
+             due_at, resolved_at, status, raw_status, updated_at, due_changes, vanished_at \
+             FROM dossiers WHERE source = $1 AND dossier_id = $2",
+        )
+        .bind(source)
+        .bind(dossier_id)
+        .fetch_optional(p)
+        .await)
+        .map_err(failed("reading a dossier"))?;
+        Ok(row.map(|r| StoredDossier {
+            dossier: Dossier {
+                dossier_id: r.0,
+                procedure_code: r.1,
+                procedure_name: r.2,
+                department: r.3,
+                channel: Channel::parse(&r.4).unwrap_or(Channel::Unknown),
+                received_at: instant(r.5),
+                due_at: r.6.map(instant),
+                resolved_at: r.7.map(instant),
+                status: Status::parse(&r.8).unwrap_or(Status::Received),
+                raw_status: r.9,
+                updated_at: instant(r.10),
+            },
+            due_changes: r.11,
+            vanished: r.12.is_some(),
+        }))
+    }
+
+    /// The status changes observed for a dossier, oldest first: (old, new, changed_at).
+    pub async fn status_history(
+        &self,
+        source: &str,
+        dossier_id: &str,
+    ) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
+        let rows: Vec<(String, String, i64)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT old_status, new_status, changed_at FROM status_changes \
+             WHERE source = $1 AND dossier_id = $2 ORDER BY id",
+        )
+        .bind(source)
+        .bind(dossier_id)
+        .fetch_all(p)
+        .await)
+        .map_err(failed("reading status history"))?;
+        Ok(rows.into_iter().map(|(o, n, t)| (o, n, instant(t))).collect())
     }
 
     /// Dossiers per source and canonical status, vanished ones excluded.

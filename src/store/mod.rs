@@ -7,7 +7,7 @@ mod open;
 
 use sqlx::{PgPool, SqlitePool};
 
-pub use dossiers::{BatchOutcome, Rejection, StatusCount};
+pub use dossiers::{BatchOutcome, Rejection, StatusCount, StoredDossier};
 
 /// Runs the same expression against whichever pool the store has.
 macro_rules! on_pool {

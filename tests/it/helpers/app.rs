@@ -1,0 +1,127 @@
+//! The application spawned on port 0 with a store of its own, and a minimal HTTP client.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use hcc_monitor::app::Application;
+use hcc_monitor::clock::SystemClock;
+use hcc_monitor::config::Config;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<Result<(), hcc_monitor::app::AppError>>,
+    pub store: hcc_monitor::store::Store,
+    _dir: tempfile::TempDir,
+}
+
+/// A config with the store in `dir`, port 0 and the given `[[source]]` sections.
+pub fn config(dir: &Path, extra: &str) -> Config {
+    let text = format!(
+        "[service]\nlisten = \"127.0.0.1:0\"\nevaluate_schedule = \"* * * * * *\"\n\
+         [store]\nurl = \"sqlite://{}/store.db\"\n{extra}",
+        dir.display()
+    );
+    Config::parse(Path::new("test.toml"), &text, |_| None)
+        .unwrap_or_else(|e| panic!("test config is invalid: {e}"))
+}
+
+impl TestApp {
+    pub async fn spawn(sources: &str) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = config(dir.path(), sources);
+        TestApp::spawn_with(config, dir).await
+    }
+
+    pub async fn spawn_with(config: Config, dir: tempfile::TempDir) -> TestApp {
+        let app = Application::build(config, Arc::new(SystemClock))
+            .await
+            .expect("application builds");
+        let addr = app.local_addr();
+        let store = app.state().store.clone();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        TestApp {
+            addr,
+            shutdown,
+            task,
+            store,
+            _dir: dir,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.addr, path, None).await
+    }
+
+    /// The value of one series of /metrics, e.g. `hcc_source_up{source="pg"}`.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let (_, body) = self.get("/metrics").await;
+        metric_value(&body, series)
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task
+            .await
+            .expect("app task joins")
+            .expect("app stops cleanly");
+    }
+}
+
+/// Finds a series in an exposition; labels must be written in the order the encoder prints them
+/// (alphabetical).
+pub fn metric_value(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let rest = line.strip_prefix(series)?;
+        rest.strip_prefix(' ')?.trim().parse().ok()
+    })
+}
+
+/// A plain HTTP/1.1 GET, enough for the service's own endpoints.
+pub async fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect to app");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send request");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("read response");
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A poller for the first source of `sources`, with a store in `dir`, without the service.
+pub async fn poller(
+    dir: &Path,
+    sources: &str,
+) -> (
+    hcc_monitor::source::Poller,
+    hcc_monitor::store::Store,
+    Arc<hcc_monitor::metrics::Metrics>,
+) {
+    let config = config(dir, sources);
+    let store = hcc_monitor::store::Store::open_and_migrate(&config.store)
+        .await
+        .expect("store opens");
+    let metrics = Arc::new(hcc_monitor::metrics::Metrics::new());
+    let poller = hcc_monitor::source::Poller::new(
+        config.sources[0].clone(),
+        store.clone(),
+        metrics.clone(),
+        Arc::new(SystemClock),
+    )
+    .expect("poller builds");
+    (poller, store, metrics)
+}

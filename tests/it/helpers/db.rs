@@ -1,0 +1,97 @@
+//! Databases created per test on the real PostgreSQL and MariaDB servers, dropped when the
+//! handle drops (also when the test panics).
+
+use sqlx::{AssertSqlSafe, Connection, Executor};
+
+use super::unique_name;
+
+pub fn pg_server() -> String {
+    std::env::var("HCC_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+pub fn mysql_server() -> String {
+    std::env::var("HCC_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    Postgres,
+    MySql,
+}
+
+/// A database of its own on one of the servers.
+pub struct TestDb {
+    pub server: Server,
+    pub name: String,
+}
+
+impl TestDb {
+    pub async fn create(server: Server) -> TestDb {
+        let name = unique_name("hcc_t");
+        let admin = admin_url(server);
+        let mut conn = connect_any(server, &admin).await;
+        let sql = match server {
+            Server::Postgres => format!("CREATE DATABASE {name}"),
+            Server::MySql => format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"),
+        };
+        execute(&mut conn, &sql).await;
+        TestDb { server, name }
+    }
+
+    pub fn url(&self) -> String {
+        match self.server {
+            Server::Postgres => format!("{}/{}", pg_server(), self.name),
+            Server::MySql => format!("{}/{}", mysql_server(), self.name),
+        }
+    }
+
+    /// Runs statements (separated by `;` at line ends) in the database.
+    pub async fn exec(&self, script: &str) {
+        let mut conn = connect_any(self.server, &self.url()).await;
+        for statement in script.split(";\n").filter(|s| !s.trim().is_empty()) {
+            execute(&mut conn, statement).await;
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (server, name) = (self.server, self.name.clone());
+        // Drop runs outside async: a thread with its own runtime does the cleanup.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let mut conn = connect_any(server, &admin_url(server)).await;
+                let sql = match server {
+                    Server::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    Server::MySql => format!("DROP DATABASE IF EXISTS {name}"),
+                };
+                execute(&mut conn, &sql).await;
+            });
+        })
+        .join();
+    }
+}
+
+fn admin_url(server: Server) -> String {
+    match server {
+        Server::Postgres => format!("{}/postgres", pg_server()),
+        Server::MySql => mysql_server(),
+    }
+}
+
+async fn connect_any(server: Server, url: &str) -> sqlx::AnyConnection {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the test {server:?} server at {url}: {e}"))
+}
+
+async fn execute(conn: &mut sqlx::AnyConnection, sql: &str) {
+    conn.execute(AssertSqlSafe(sql.to_string()))
+        .await
+        .unwrap_or_else(|e| panic!("test SQL failed: {sql}: {e}"));
+}

@@ -1,0 +1,5 @@
+//! Integration tests, one binary: real PostgreSQL, MariaDB and SQLite sources, the service on a
+//! real port, the binary itself.
+
+mod helpers;
+mod sources_postgres;
