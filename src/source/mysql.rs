@@ -93,7 +93,10 @@ fn decode(row: &MySqlRow, i: usize) -> Result<RawValue, FetchError> {
         ),
         "FLOAT" => RawValue::Float(row.try_get::<f32, _>(i)?.into()),
         "DOUBLE" => RawValue::Float(row.try_get(i)?),
-        "DATETIME" | "TIMESTAMP" => RawValue::Naive(row.try_get(i)?),
+        "DATETIME" => RawValue::Naive(row.try_get(i)?),
+        // The session zone is the source's, so a TIMESTAMP arrives as local wall time, which is
+        // exactly what a DATETIME decodes to; sqlx only refuses it because it assumes UTC.
+        "TIMESTAMP" => RawValue::Naive(row.try_get_unchecked(i)?),
         "DATE" => RawValue::Date(row.try_get::<NaiveDate, _>(i)?),
         _ => {
             return Err(FetchError::UnsupportedType {

@@ -2,4 +2,6 @@
 //! real port, the binary itself.
 
 mod helpers;
+mod sources_mysql;
 mod sources_postgres;
+mod sources_sqlite;

@@ -45,9 +45,15 @@ impl TestDb {
         }
     }
 
-    /// Runs statements (separated by `;` at line ends) in the database.
+    /// Runs statements (separated by `;` at line ends) in the database, in a session on
+    /// Vietnam time, as the centre's own applications write.
     pub async fn exec(&self, script: &str) {
         let mut conn = connect_any(self.server, &self.url()).await;
+        let zone = match self.server {
+            Server::Postgres => "SET TIME ZONE 'Asia/Ho_Chi_Minh'",
+            Server::MySql => "SET time_zone = '+07:00'",
+        };
+        execute(&mut conn, zone).await;
         for statement in script.split(";\n").filter(|s| !s.trim().is_empty()) {
             execute(&mut conn, statement).await;
         }
