@@ -109,10 +109,17 @@ impl Application {
                     // The poll's own timeouts bound each wait; this bounds a run that keeps
                     // making slow progress, e.g. a huge initial read.
                     cfg.timeout * 20,
-                    move |_| {
+                    move |stop| {
                         let p = p.clone();
                         async move {
-                            p.poll(mode).await?;
+                            // At shutdown a poll is abandoned, not awaited: it only reads, its
+                            // batches are transactions and the watermark moves only with the
+                            // last one, so nothing is lost and a hanging source cannot hold up
+                            // the exit.
+                            tokio::select! {
+                                result = p.poll(mode) => result.map(drop)?,
+                                () = stop.cancelled() => tracing::info!(source = p.name(), "poll abandoned at shutdown"),
+                            }
                             Ok(())
                         }
                     },
@@ -182,8 +189,11 @@ impl Application {
         if drained.is_err() {
             tracing::warn!(?grace, "in-flight work did not finish within the grace period");
         }
-        for p in &self.pollers {
-            p.close().await;
+        // A connection abandoned mid-query is returned only once its query ends; closing does
+        // not wait for that (the server cancels it when the connection drops).
+        let close_all = futures::future::join_all(self.pollers.iter().map(|p| p.close()));
+        if tokio::time::timeout(Duration::from_secs(2), close_all).await.is_err() {
+            tracing::info!("source connections busy at exit were dropped");
         }
         self.state.store.close().await;
         tracing::info!("stopped");

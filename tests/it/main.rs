@@ -1,7 +1,9 @@
 //! Integration tests, one binary: real PostgreSQL, MariaDB and SQLite sources, the service on a
 //! real port, the binary itself.
 
+mod config_errors;
 mod helpers;
+mod resilience;
 mod sources_mysql;
 mod sources_postgres;
 mod sources_sqlite;
