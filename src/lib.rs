@@ -7,3 +7,6 @@ pub mod dossier;
 
 /// Working-time calendar: office sessions, holidays and make-up days, exact working-time answers (DESIGN §4).
 pub mod calendar;
+
+/// SLA states, outcomes and statutory times of dossiers, on the calendar (DESIGN §5; pure).
+pub mod sla;
