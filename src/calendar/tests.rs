@@ -235,6 +235,16 @@ fn coverage_reaches_the_last_contiguous_loaded_year() {
     assert!(none.is_working_day(date("2026-01-02")));
 }
 
+#[test]
+fn a_question_past_the_loaded_years_is_flagged_once() {
+    let cal = with(|_| ());
+    cal.add_working_days(vn("2026-12-01 10:00"), 3);
+    assert!(!cal.warned_uncovered.load(Ordering::Relaxed));
+    // 2026-12-31 + 1 day lands in 2027, which no file covers.
+    cal.add_working_days(vn("2026-12-31 10:00"), 1);
+    assert!(cal.warned_uncovered.load(Ordering::Relaxed));
+}
+
 const YEAR_2027: &str = r#"
     year = 2027
     days_off = [{ from = "2027-02-05", to = "2027-02-12", name = "Tết Nguyên Đán" }]
