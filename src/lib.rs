@@ -5,7 +5,7 @@
 /// The canonical dossier and its statuses (DESIGN §3).
 pub mod dossier;
 
-/// Working-time calendar: office sessions, holidays and make-up days, exact working-time answers (DESIGN §4).
+/// Working-time calendar: sessions, holidays, make-up days, exact working-time answers (DESIGN §4).
 pub mod calendar;
 
 /// SLA states, outcomes and statutory times of dossiers, on the calendar (DESIGN §5; pure).

@@ -43,8 +43,8 @@ fn state_at(policy: &SlaPolicy, dossier: &OpenDossier<'_>, now: &str) -> Evaluat
 fn states_along_a_five_day_dossier() {
     let policy = SlaPolicy::default();
     let d = five_days(Status::InProgress, &[]);
-    // (now, state, elapsed h, left h). Mon-Wed are 24 h; Thu 07:00-11:30 adds 4 h 30 and 13:30-15:00
-    // 1 h 30, so 30 h = 0.75 of 40 h is reached at Thu 15:00.
+    // (now, state, elapsed, left). Mon-Wed are 24 h; Thu 07:00-11:30 adds 4 h 30 and
+    // 13:30-15:00 1 h 30, so 30 h = 0.75 of 40 h is reached at Thu 15:00.
     let cases = [
         ("2026-03-02 10:00", SlaState::OnTrack, 3 * HOUR, 37 * HOUR),
         (
@@ -227,7 +227,12 @@ proptest! {
         let pauses = pauses_from(received, &spans, last_open);
         let due = StatutoryTime::WorkingDays(allowed_days).due_at(cal, received);
         let now = received + TimeDelta::seconds(after);
-        let plain = OpenDossier { received_at: received, due_at: Some(due), status: Status::InProgress, pauses: &[] };
+        let plain = OpenDossier {
+            received_at: received,
+            due_at: Some(due),
+            status: Status::InProgress,
+            pauses: &[],
+        };
         let paused = OpenDossier { pauses: &pauses, ..plain };
         let (a, b) = (evaluate(cal, &policy, &plain, now), evaluate(cal, &policy, &paused, now));
         prop_assert!(b.effective_due.unwrap() >= due);
@@ -235,7 +240,8 @@ proptest! {
         prop_assert!(b.left_working_secs.unwrap() >= a.left_working_secs.unwrap());
         if extends {
             // Elapsed and left always share the allowed time.
-            prop_assert_eq!(b.elapsed_working_secs + b.left_working_secs.unwrap(), b.allowed_working_secs.unwrap());
+            let shared = b.elapsed_working_secs + b.left_working_secs.unwrap();
+            prop_assert_eq!(shared, b.allowed_working_secs.unwrap());
         }
     }
 
