@@ -63,7 +63,10 @@ impl Status {
 
     /// The national portal's code (TrangThaiHoSo).
     pub fn national_code(self) -> u8 {
-        Status::ALL.iter().position(|s| *s == self).map_or(0, |i| i as u8 + 1)
+        Status::ALL
+            .iter()
+            .position(|s| *s == self)
+            .map_or(0, |i| i as u8 + 1)
     }
 
     pub fn from_national_code(code: i64) -> Option<Status> {
@@ -160,7 +163,10 @@ mod tests {
     #[test]
     fn national_codes_round_trip_and_match_the_portal() {
         for s in Status::ALL {
-            assert_eq!(Status::from_national_code(s.national_code().into()), Some(s));
+            assert_eq!(
+                Status::from_national_code(s.national_code().into()),
+                Some(s)
+            );
         }
         assert_eq!(Status::Received.national_code(), 2);
         assert_eq!(Status::Returned.national_code(), 10);

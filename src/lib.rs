@@ -1,25 +1,30 @@
 //! hcc-monitor: SLA and observability service for public administration service centres.
 //!
-//! The map, one line per module:
+//! The map, one line per module. A dossier's path: `source` reads it, `store` keeps it,
+//! `evaluate` runs it through `calendar` and `sla` into `metrics`, `http` serves those.
 
 /// The canonical dossier and its statuses (DESIGN §3).
 pub mod dossier;
 /// Strict TOML configuration, validated as a whole.
 pub mod config;
-/// Every exported metric, declared once.
-pub mod metrics;
-/// The service's own database (SQLite or PostgreSQL): dossiers, history, watermarks.
-pub mod store;
+/// Working-time calendar: sessions, holidays, make-up days, exact working-time answers (DESIGN §4).
+pub mod calendar;
+/// SLA states, outcomes and statutory times of dossiers, on the calendar (DESIGN §5; pure).
+pub mod sla;
 /// The clock as a dependency (system time, or a fixed instant for `--as-of` and tests).
 pub mod clock;
 /// Dossier sources: per-dialect readers, the row mapping, the poller.
 pub mod source;
+/// The service's own database (SQLite or PostgreSQL): dossiers, history, watermarks.
+pub mod store;
+/// The evaluation cycle: gauges recomputed from the store.
+pub mod evaluate;
+/// Every exported metric, declared once.
+pub mod metrics;
 /// Cron jobs with timeouts, skip-if-running, panic capture and shutdown.
 pub mod scheduler;
 /// The HTTP server: metrics, health, JSON API.
 pub mod http;
-/// The evaluation cycle: gauges recomputed from the store.
-pub mod evaluate;
 /// Startup: builds the application and runs it until shutdown.
 pub mod app;
 /// The demo centre: generated dossier data, a live trickle, and the benchmark filler.

@@ -1,0 +1,22 @@
+//! SLA states, outcomes and statutory times (DESIGN §4-§5): pure functions of the calendar, the
+//! policy and a dossier's instants; no I/O.
+//!
+//! Pauses: working time spent in a paused status never counts as elapsed, and by default
+//! (`pause_extends_due`) moves the deadline later by as much. Callers computing the outcome of
+//! a resolved dossier pass the same effective due (`SlaPolicy::effective_due` with
+//! `paused_working_secs` up to the resolution).
+
+mod catalogue;
+mod format;
+mod outcome;
+mod settings;
+mod state;
+
+#[cfg(test)]
+mod tests;
+
+pub use catalogue::{Catalogue, StatutoryTime, StatutoryTimeError};
+pub use format::format_working_duration;
+pub use outcome::{OnTimeRule, Outcome, outcome};
+pub use settings::{DueSoon, SlaPolicy, SlaSettings, SlaSettingsError};
+pub use state::{Evaluation, OpenDossier, PauseSpan, SlaState, evaluate, paused_working_secs};
