@@ -10,6 +10,7 @@ mod validate;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono_tz::Tz;
@@ -18,7 +19,9 @@ pub use defaults::*;
 pub use schedule::CronSchedule;
 pub use secret::{Secret, redact_url};
 
+use crate::calendar::Calendar;
 use crate::dossier::Status;
+use crate::sla::{Catalogue, SlaPolicy};
 
 /// A validated configuration: every value typed, every schedule parsed, every secret resolved.
 #[derive(Debug, Clone)]
@@ -26,6 +29,11 @@ pub struct Config {
     pub path: PathBuf,
     pub service: ServiceConfig,
     pub store: StoreConfig,
+    /// The centre's working-time calendar, built once.
+    pub calendar: Arc<Calendar>,
+    pub sla: SlaPolicy,
+    /// Statutory time per procedure, for dossiers whose source gives no due date.
+    pub catalogue: Arc<Catalogue>,
     pub sources: Vec<SourceConfig>,
 }
 
@@ -91,6 +99,11 @@ pub struct SourceConfig {
     pub statement_timeout: Duration,
     pub connect_timeout: Duration,
     pub batch_rows: usize,
+    /// Compute every due date from the catalogue, ignoring the source's.
+    pub compute_due: bool,
+    /// Add a `procedure` label to this source's dossier metrics (opt-in: a province has
+    /// about 1,500 procedures).
+    pub procedure_labels: bool,
     /// Source status code → canonical status. Empty: the source already uses the canonical names
     /// or the national codes 1-10.
     pub status_map: BTreeMap<String, Status>,

@@ -7,12 +7,21 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::calendar::CalendarSettings;
+use crate::sla::SlaSettings;
+
 #[derive(Debug, Default, Deserialize)]
 pub struct RawConfig {
     #[serde(default)]
     pub service: RawService,
     #[serde(default)]
     pub store: RawStore,
+    #[serde(default)]
+    pub calendar: CalendarSettings,
+    #[serde(default)]
+    pub sla: SlaSettings,
+    #[serde(default)]
+    pub catalogue: RawCatalogue,
     #[serde(default, rename = "source")]
     pub sources: Vec<RawSource>,
 }
@@ -33,6 +42,15 @@ pub struct RawStore {
     pub max_connections: Option<u32>,
 }
 
+/// Statutory times per procedure code: from a file (a TOML table `code = "3 working days"`) and
+/// inline; inline entries win.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawCatalogue {
+    pub file: Option<PathBuf>,
+    #[serde(default)]
+    pub procedures: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct RawSource {
     pub name: Option<String>,
@@ -48,6 +66,8 @@ pub struct RawSource {
     pub statement_timeout_secs: Option<u64>,
     pub connect_timeout_secs: Option<u64>,
     pub batch_rows: Option<usize>,
+    pub compute_due: Option<bool>,
+    pub procedure_labels: Option<bool>,
     #[serde(default)]
     pub status_map: BTreeMap<String, String>,
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
-use super::raw::{RawConfig, RawSource};
+use super::raw::{RawCatalogue, RawConfig, RawSource};
+use crate::sla::StatutoryTime;
 use super::secret::expand_env;
 use super::*;
 
@@ -101,7 +102,31 @@ pub(super) fn validate(
     problems: &mut Vec<Problem>,
 ) -> Option<Config> {
     let mut c = Checker { problems, env };
-    let centre_tz = chrono_tz::Asia::Ho_Chi_Minh;
+    let calendar = match Calendar::from_settings(&raw.calendar) {
+        Ok(cal) => Some(Arc::new(cal)),
+        Err(e) => {
+            for p in e.problems {
+                let message = format!("{:?} {}; expected {}", p.value, p.reason, p.expected);
+                c.problem(p.key, message);
+            }
+            None
+        }
+    };
+    let centre_tz = calendar
+        .as_ref()
+        .map_or(chrono_tz::Asia::Ho_Chi_Minh, |cal| cal.time_zone());
+    let sla = raw
+        .sla
+        .validate()
+        .map_err(|errors| {
+            for e in errors {
+                let text = e.to_string();
+                let (key, message) = text.split_once(": ").unwrap_or(("sla", &text));
+                c.problem(key, message);
+            }
+        })
+        .ok();
+    let catalogue = catalogue(&mut c, raw.catalogue);
 
     let listen = raw.service.listen.as_deref().unwrap_or(LISTEN);
     let listen = listen
@@ -169,7 +194,9 @@ pub(super) fn validate(
         .sources
         .into_iter()
         .enumerate()
-        .map(|(i, s)| validate_source(&mut c, i, s, centre_tz, &mut names))
+        .map(|(i, s)| {
+            validate_source(&mut c, i, s, centre_tz, catalogue.is_empty(), &mut names)
+        })
         .collect();
 
     Some(Config {
@@ -181,6 +208,9 @@ pub(super) fn validate(
             shutdown_grace,
             time_zone: centre_tz,
         },
+        calendar: calendar?,
+        sla: sla?,
+        catalogue: Arc::new(catalogue),
         store: StoreConfig {
             url: store_url?,
             max_connections: store_max,
@@ -194,6 +224,7 @@ fn validate_source(
     i: usize,
     s: RawSource,
     centre_tz: Tz,
+    catalogue_is_empty: bool,
     names: &mut HashSet<String>,
 ) -> Option<SourceConfig> {
     let key = |k: &str| format!("source[{i}].{k}");
@@ -285,6 +316,13 @@ fn validate_source(
         SOURCE_CONNECT_TIMEOUT_SECS,
     );
     let batch_rows = c.positive(&key("batch_rows"), s.batch_rows, SOURCE_BATCH_ROWS);
+    let compute_due = s.compute_due.unwrap_or(false);
+    if compute_due && catalogue_is_empty {
+        c.problem(
+            key("compute_due"),
+            "is true but the catalogue has no procedures; expected [catalogue] procedures or file",
+        );
+    }
     let mut status_map = BTreeMap::new();
     for (code, canonical) in s.status_map {
         match Status::parse(&canonical) {
@@ -317,6 +355,46 @@ fn validate_source(
         statement_timeout: Duration::from_secs(statement_timeout_secs),
         connect_timeout: Duration::from_secs(connect_timeout_secs),
         batch_rows,
+        compute_due,
+        procedure_labels: s.procedure_labels.unwrap_or(false),
         status_map,
     })
+}
+
+/// The catalogue file's entries, then the inline ones (which win), each time parsed.
+fn catalogue(c: &mut Checker<'_>, raw: RawCatalogue) -> Catalogue {
+    let mut entries: Vec<(String, String, String)> = Vec::new();
+    if let Some(path) = &raw.file {
+        let table = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                toml::from_str::<BTreeMap<String, String>>(&text).map_err(|e| e.to_string())
+            });
+        match table {
+            Ok(table) => entries.extend(
+                table
+                    .into_iter()
+                    .map(|(code, time)| (format!("{}: {code}", path.display()), code, time)),
+            ),
+            Err(e) => c.problem(
+                "catalogue.file",
+                format!("cannot read {}: {e}", path.display()),
+            ),
+        }
+    }
+    entries.extend(
+        raw.procedures
+            .into_iter()
+            .map(|(code, time)| (format!("catalogue.procedures.{code}"), code, time)),
+    );
+    entries
+        .into_iter()
+        .filter_map(|(key, code, time)| match time.parse::<StatutoryTime>() {
+            Ok(t) => Some((code, t)),
+            Err(e) => {
+                c.problem(key, e.to_string());
+                None
+            }
+        })
+        .collect()
 }

@@ -93,6 +93,10 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
     pub fn get(&self, code: &str) -> Option<StatutoryTime> {
         self.times.get(code).copied()
     }
