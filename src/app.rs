@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::evaluate::Evaluator;
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
 use crate::scheduler::{self, Job};
@@ -40,6 +41,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     pollers: Vec<Arc<Poller>>,
+    clock: Arc<dyn Clock>,
     extra_jobs: Vec<Job>,
 }
 
@@ -47,25 +49,35 @@ impl Application {
     /// Binds the listener, opens and migrates the store and prepares a poller per source.
     /// Nothing connects to a source yet: a source that is down cannot hold up the start.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Application, AppError> {
-        let listener =
-            TcpListener::bind(config.service.listen)
-                .await
-                .map_err(|source| AppError::Bind {
-                    addr: config.service.listen,
-                    source,
-                })?;
+        let listener = TcpListener::bind(config.service.listen)
+            .await
+            .map_err(|source| AppError::Bind {
+                addr: config.service.listen,
+                source,
+            })?;
         let store = Store::open_and_migrate(&config.store).await?;
         let metrics = Arc::new(Metrics::new());
         let pollers = config
             .sources
             .iter()
             .map(|s| {
-                Poller::new(s.clone(), store.clone(), metrics.clone(), clock.clone()).map(Arc::new)
+                Poller::new(
+                    s.clone(),
+                    store.clone(),
+                    metrics.clone(),
+                    clock.clone(),
+                    config.deadlines(),
+                )
+                .map(Arc::new)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let evaluator = Arc::new(Evaluator::new(&config, store.clone(), metrics.clone()));
         let state = AppState {
             store,
             metrics,
+            evaluator,
+            clock: clock.clone(),
+            time_zone: config.service.time_zone,
             bearer_token: config.service.bearer_token.clone(),
         };
         Ok(Application {
@@ -73,6 +85,7 @@ impl Application {
             listener,
             state,
             pollers,
+            clock,
             extra_jobs: Vec::new(),
         })
     }
@@ -130,16 +143,18 @@ impl Application {
                 });
             }
         }
-        let state = self.state.clone();
+        let evaluator = self.state.evaluator.clone();
+        let clock = self.clock.clone();
         jobs.push(
             Job::new(
                 "evaluate",
                 self.config.service.evaluate_schedule.clone(),
                 Duration::from_secs(300),
                 move |_| {
-                    let state = state.clone();
+                    let evaluator = evaluator.clone();
+                    let now = clock.now();
                     async move {
-                        crate::evaluate::refresh(&state.store, &state.metrics).await?;
+                        evaluator.refresh(now).await?;
                         Ok(())
                     }
                 },
@@ -187,12 +202,18 @@ impl Application {
         })
         .await;
         if drained.is_err() {
-            tracing::warn!(?grace, "in-flight work did not finish within the grace period");
+            tracing::warn!(
+                ?grace,
+                "in-flight work did not finish within the grace period"
+            );
         }
         // A connection abandoned mid-query is returned only once its query ends; closing does
         // not wait for that (the server cancels it when the connection drops).
         let close_all = futures::future::join_all(self.pollers.iter().map(|p| p.close()));
-        if tokio::time::timeout(Duration::from_secs(2), close_all).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(2), close_all)
+            .await
+            .is_err()
+        {
             tracing::info!("source connections busy at exit were dropped");
         }
         self.state.store.close().await;

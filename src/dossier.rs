@@ -154,6 +154,10 @@ pub struct Dossier {
     /// The source's own status code, kept for audit.
     pub raw_status: String,
     pub updated_at: DateTime<Utc>,
+    /// The last pause as the source records it (e.g. NgayYeuCauBoSung / NgayCongDanBoSung), when
+    /// it does; otherwise pauses come from the status changes the store observed.
+    pub paused_at: Option<DateTime<Utc>>,
+    pub resumed_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

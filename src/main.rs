@@ -13,11 +13,17 @@ use tokio_util::sync::CancellationToken;
 use hcc_monitor::app::{Application, cancel_on_signals};
 use hcc_monitor::clock::{Clock, FixedClock, SystemClock};
 use hcc_monitor::config::Config;
+use hcc_monitor::evaluate::{Evaluator, Period};
+use hcc_monitor::report;
 use hcc_monitor::source::{PollMode, Poller, SourcePool};
 use hcc_monitor::store::Store;
 
 #[derive(Parser)]
-#[command(name = "hcc-monitor", version, about = "SLA and observability service for public administration service centres")]
+#[command(
+    name = "hcc-monitor",
+    version,
+    about = "SLA and observability service for public administration service centres"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,6 +56,34 @@ enum Command {
         #[arg(long)]
         as_of: Option<DateTime<Utc>>,
     },
+    /// List open dossiers with their due instant, working time left and SLA state, least time
+    /// left first.
+    Dossiers {
+        #[arg(short, long, env = "HCC_CONFIG")]
+        config: PathBuf,
+        /// Evaluate as of this instant (RFC 3339).
+        #[arg(long)]
+        as_of: Option<DateTime<Utc>>,
+        /// Only this SLA state: on_track, at_risk, due_soon, overdue, paused.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+    },
+    /// Print the official report table (per department and in total) for the period containing
+    /// --as-of, from its start up to --as-of.
+    Report {
+        #[arg(short, long, env = "HCC_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        as_of: Option<DateTime<Utc>>,
+        #[arg(long, default_value = "day")]
+        period: Period,
+        #[arg(long, value_enum, default_value = "table")]
+        format: report::Format,
+    },
     /// Run a demo centre: a generated SQLite dossier database with live changes, and the service
     /// on the embedded default. With --into, fill a database for benchmarks instead.
     Demo {
@@ -65,6 +99,12 @@ enum Command {
         #[arg(long)]
         into: Option<String>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ListFormat {
+    Table,
+    Json,
 }
 
 fn init_logging() {
@@ -106,7 +146,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let metrics = Arc::new(hcc_monitor::metrics::Metrics::new());
             let mut failed = false;
             for source in &config.sources {
-                let poller = Poller::new(source.clone(), store.clone(), metrics.clone(), clock.clone())?;
+                let poller = Poller::new(
+                    source.clone(),
+                    store.clone(),
+                    metrics.clone(),
+                    clock.clone(),
+                    config.deadlines(),
+                )?;
                 match poller.poll(PollMode::Incremental).await {
                     Ok(r) => println!(
                         "{}: {} rows stored, {} rejected, watermark {}",
@@ -125,21 +171,71 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Dossiers {
+            config,
+            as_of,
+            state,
+            department,
+            format,
+        } => {
+            let (config, store, evaluator) = offline(&config).await?;
+            let now = as_of.unwrap_or_else(Utc::now);
+            let views: Vec<_> = evaluator
+                .open_dossiers(now)
+                .await?
+                .into_iter()
+                .filter(|v| {
+                    hcc_monitor::http::api::matches(
+                        v,
+                        state.as_deref(),
+                        department.as_deref(),
+                        None,
+                    )
+                })
+                .collect();
+            match format {
+                ListFormat::Json => println!("{}", serde_json::to_string_pretty(&views)?),
+                ListFormat::Table => print!(
+                    "{}",
+                    hcc_monitor::evaluate::table(&views, config.calendar.as_ref())
+                ),
+            }
+            store.close().await;
+        }
+        Command::Report {
+            config,
+            as_of,
+            period,
+            format,
+        } => {
+            let (_, store, evaluator) = offline(&config).await?;
+            let r =
+                report::build(&store, &evaluator, period, as_of.unwrap_or_else(Utc::now)).await?;
+            print!("{}", report::render(&r, format));
+            store.close().await;
+        }
         Command::Demo {
             dir,
             listen,
             rows,
             into,
         } => {
-            let due = hcc_monitor::demo::provisional_due();
-            let tz = chrono_tz::Asia::Ho_Chi_Minh;
+            let calendar = Arc::new(hcc_monitor::calendar::Calendar::from_settings(
+                &hcc_monitor::calendar::CalendarSettings::default(),
+            )?);
+            let tz = calendar.time_zone();
+            let due: hcc_monitor::demo::generator::DueFn =
+                Arc::new(move |t, days| calendar.add_working_days(t, days));
             if let Some(url) = into {
                 hcc_monitor::demo::fill(&url, rows, 365, Utc::now(), tz, due).await?;
-                println!("added {rows} dossiers to {}", hcc_monitor::config::redact_url(&url));
+                println!(
+                    "added {rows} dossiers to {}",
+                    hcc_monitor::config::redact_url(&url)
+                );
                 return Ok(ExitCode::SUCCESS);
             }
-            let path = hcc_monitor::demo::prepare(&dir, listen, rows, Utc::now(), tz, due.clone())
-                .await?;
+            let path =
+                hcc_monitor::demo::prepare(&dir, listen, rows, Utc::now(), tz, due.clone()).await?;
             println!("demo config: {}", path.display());
             let config = Config::load(&path)?;
             let trickle = hcc_monitor::demo::trickle_job(&dir.join("source.db"), tz, due);
@@ -147,6 +243,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The store and the SLA engine, for commands that evaluate without running the service.
+async fn offline(path: &std::path::Path) -> anyhow::Result<(Config, Store, Evaluator)> {
+    let config = Config::load(path)?;
+    let store = Store::open_and_migrate(&config.store).await?;
+    let evaluator = Evaluator::new(
+        &config,
+        store.clone(),
+        Arc::new(hcc_monitor::metrics::Metrics::new()),
+    );
+    Ok((config, store, evaluator))
 }
 
 async fn serve(config: Config, extra: Option<hcc_monitor::scheduler::Job>) -> anyhow::Result<()> {
@@ -171,7 +279,11 @@ async fn check_config(path: &std::path::Path, connect: bool) -> anyhow::Result<E
             return Ok(ExitCode::FAILURE);
         }
     };
-    println!("{}: valid ({} sources)", path.display(), config.sources.len());
+    println!(
+        "{}: valid ({} sources)",
+        path.display(),
+        config.sources.len()
+    );
     if !connect {
         return Ok(ExitCode::SUCCESS);
     }
@@ -196,12 +308,20 @@ async fn check_config(path: &std::path::Path, connect: bool) -> anyhow::Result<E
             Err(e) => Err(e.to_string()),
         };
         match result {
-            Ok(()) => println!("source {} ({}): reachable", source.name, source.display_url()),
+            Ok(()) => println!(
+                "source {} ({}): reachable",
+                source.name,
+                source.display_url()
+            ),
             Err(e) => {
                 ok = false;
                 println!("source {} ({}): {e}", source.name, source.display_url());
             }
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

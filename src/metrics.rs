@@ -4,9 +4,52 @@
 use std::sync::RwLock;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
-    GaugeVec,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
+
+const HOUR: f64 = 3600.0;
+const DAY: f64 = 86_400.0;
+
+/// Working time, in working hours: half a day to two months of 8-hour days.
+fn working_buckets() -> Vec<f64> {
+    [
+        1.0, 2.0, 4.0, 8.0, 16.0, 24.0, 40.0, 80.0, 120.0, 160.0, 240.0, 480.0,
+    ]
+    .map(|h| h * HOUR)
+    .to_vec()
+}
+
+fn wall_buckets() -> Vec<f64> {
+    [
+        HOUR,
+        6.0 * HOUR,
+        DAY,
+        2.0 * DAY,
+        3.0 * DAY,
+        7.0 * DAY,
+        14.0 * DAY,
+        21.0 * DAY,
+        30.0 * DAY,
+        45.0 * DAY,
+        60.0 * DAY,
+        90.0 * DAY,
+    ]
+    .to_vec()
+}
+
+fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric")
+}
+
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
+}
+
+fn histogram_vec(name: &str, help: &str, labels: &[&str], buckets: Vec<f64>) -> HistogramVec {
+    HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+        .expect("valid metric")
+}
 
 /// Label values for `hcc_source_poll_errors_total{kind}`: a bounded set, never an error's text.
 pub mod poll_error {
@@ -34,100 +77,166 @@ pub struct Metrics {
     pub dossiers: IntGaugeVec,
     pub job_runs: IntCounterVec,
     pub job_skipped: IntCounterVec,
-}
 
-fn opts(name: &str, help: &str) -> Opts {
-    Opts::new(name, help)
+    pub dossiers_open: IntGaugeVec,
+    pub dossiers_open_by_procedure: IntGaugeVec,
+    pub dossiers_without_deadline: IntGaugeVec,
+    pub dossiers_resolved: IntGaugeVec,
+    pub dossiers_received: IntGaugeVec,
+    pub dossiers_carried_over: IntGaugeVec,
+    pub processing_working: HistogramVec,
+    pub processing_wall: HistogramVec,
+    pub overdue_working: HistogramVec,
+    pub due_changes: IntCounterVec,
+    pub reappointed_more_than_once: IntGaugeVec,
+    pub calendar_days_remaining: IntGauge,
+    pub evaluation_duration: Gauge,
+    pub evaluation_last_success: Gauge,
 }
 
 impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
         let m = Metrics {
-            build_info: IntGaugeVec::new(
-                opts("hcc_build_info", "Always 1; the version of the running hcc-monitor."),
+            build_info: gauge_vec(
+                "hcc_build_info",
+                "Always 1; the version of the running hcc-monitor.",
                 &["version"],
-            )
-            .expect("valid metric"),
-            source_up: IntGaugeVec::new(
-                opts("hcc_source_up", "1 if the last poll of the source succeeded, else 0."),
+            ),
+            source_up: gauge_vec(
+                "hcc_source_up",
+                "1 if the last poll of the source succeeded, else 0.",
                 &["source"],
-            )
-            .expect("valid metric"),
+            ),
             source_last_success: GaugeVec::new(
-                opts(
+                Opts::new(
                     "hcc_source_last_success_timestamp_seconds",
                     "Unix time of the last successful poll of the source.",
                 ),
                 &["source"],
             )
             .expect("valid metric"),
-            source_poll_duration: HistogramVec::new(
-                HistogramOpts::new(
-                    "hcc_source_poll_duration_seconds",
-                    "Wall time of each poll of the source, successful or not.",
-                )
-                .buckets(vec![
+            source_poll_duration: histogram_vec(
+                "hcc_source_poll_duration_seconds",
+                "Wall time of each poll of the source, successful or not.",
+                &["source"],
+                vec![
                     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
                     120.0, 300.0,
-                ]),
+                ],
+            ),
+            source_rows: counter_vec(
+                "hcc_source_rows_total",
+                "Rows read from the source and stored as dossiers.",
                 &["source"],
-            )
-            .expect("valid metric"),
-            source_rows: IntCounterVec::new(
-                opts(
-                    "hcc_source_rows_total",
-                    "Rows read from the source and stored as dossiers.",
-                ),
-                &["source"],
-            )
-            .expect("valid metric"),
-            source_rows_rejected: IntCounterVec::new(
-                opts(
-                    "hcc_source_rows_rejected_total",
-                    "Rows read from the source that could not be mapped to a dossier, by reason.",
-                ),
+            ),
+            source_rows_rejected: counter_vec(
+                "hcc_source_rows_rejected_total",
+                "Rows read from the source that could not be mapped to a dossier, by reason.",
                 &["source", "reason"],
-            )
-            .expect("valid metric"),
-            source_rows_vanished: IntCounterVec::new(
-                opts(
-                    "hcc_source_rows_vanished_total",
-                    "Dossiers found missing from the source by a full resync.",
-                ),
+            ),
+            source_rows_vanished: counter_vec(
+                "hcc_source_rows_vanished_total",
+                "Dossiers found missing from the source by a full resync.",
                 &["source"],
-            )
-            .expect("valid metric"),
-            source_poll_errors: IntCounterVec::new(
-                opts(
-                    "hcc_source_poll_errors_total",
-                    "Failed polls of the source, by kind (connect, query, timeout, columns, store).",
-                ),
+            ),
+            source_poll_errors: counter_vec(
+                "hcc_source_poll_errors_total",
+                "Failed polls of the source, by kind (connect, query, timeout, columns, store).",
                 &["source", "kind"],
-            )
-            .expect("valid metric"),
-            dossiers: IntGaugeVec::new(
-                opts(
-                    "hcc_dossiers",
-                    "Dossiers in the store by source and canonical status (vanished ones excluded).",
-                ),
+            ),
+            dossiers: gauge_vec(
+                "hcc_dossiers",
+                "Dossiers in the store by source and canonical status (vanished ones excluded).",
                 &["source", "status"],
-            )
-            .expect("valid metric"),
-            job_runs: IntCounterVec::new(
-                opts(
-                    "hcc_job_runs_total",
-                    "Scheduled job runs by job and result (ok, error, timeout, panic).",
-                ),
+            ),
+            job_runs: counter_vec(
+                "hcc_job_runs_total",
+                "Scheduled job runs by job and result (ok, error, timeout, panic).",
                 &["job", "result"],
+            ),
+            job_skipped: counter_vec(
+                "hcc_job_skipped_total",
+                "Scheduled runs skipped because the previous run of the job was still going.",
+                &["job"],
+            ),
+            dossiers_open: gauge_vec(
+                "hcc_dossiers_open",
+                "Open dossiers by SLA state (on_track, at_risk, due_soon, overdue, paused).",
+                &["source", "department", "sla_state"],
+            ),
+            dossiers_open_by_procedure: gauge_vec(
+                "hcc_dossiers_open_by_procedure",
+                "Open dossiers by procedure and SLA state, for sources with procedure_labels on.",
+                &["source", "department", "procedure", "sla_state"],
+            ),
+            dossiers_without_deadline: gauge_vec(
+                "hcc_dossiers_without_deadline",
+                "Open dossiers with no due date and no statutory time (counted as on_track).",
+                &["source", "department"],
+            ),
+            dossiers_resolved: gauge_vec(
+                "hcc_dossiers_resolved",
+                "Dossiers resolved in the current day, month or year (centre's time zone), by \
+                 outcome (early, on_time, late).",
+                &["source", "department", "outcome", "period"],
+            ),
+            dossiers_received: gauge_vec(
+                "hcc_dossiers_received",
+                "Dossiers received in the current day, month or year, by channel.",
+                &["source", "department", "channel", "period"],
+            ),
+            dossiers_carried_over: gauge_vec(
+                "hcc_dossiers_carried_over",
+                "Dossiers received before the current day, month or year and not resolved by \
+                 its start.",
+                &["source", "department", "period"],
+            ),
+            processing_working: histogram_vec(
+                "hcc_dossier_processing_working_seconds",
+                "Working time from received to resolved (paused time excluded), observed once \
+                 per dossier when first seen resolved.",
+                &["source", "department"],
+                working_buckets(),
+            ),
+            processing_wall: histogram_vec(
+                "hcc_dossier_processing_seconds",
+                "Wall time from received to resolved, observed once per dossier.",
+                &["source", "department"],
+                wall_buckets(),
+            ),
+            overdue_working: histogram_vec(
+                "hcc_dossier_overdue_working_seconds",
+                "How far past their deadline the open overdue dossiers are, in working time \
+                 (rebuilt at every evaluation).",
+                &["source", "department"],
+                working_buckets(),
+            ),
+            due_changes: counter_vec(
+                "hcc_dossier_due_changes_total",
+                "Changes of a dossier's due date observed (re-appointments, edits).",
+                &["source", "department"],
+            ),
+            reappointed_more_than_once: gauge_vec(
+                "hcc_dossiers_reappointed_more_than_once",
+                "Dossiers whose due date changed more than once (the rules allow one \
+                 re-appointment).",
+                &["source", "department"],
+            ),
+            calendar_days_remaining: IntGauge::new(
+                "hcc_calendar_days_remaining",
+                "Days from today to the end of the loaded holiday calendar; past it, deadlines \
+                 count weekdays only.",
             )
             .expect("valid metric"),
-            job_skipped: IntCounterVec::new(
-                opts(
-                    "hcc_job_skipped_total",
-                    "Scheduled runs skipped because the previous run of the job was still going.",
-                ),
-                &["job"],
+            evaluation_duration: Gauge::new(
+                "hcc_evaluation_duration_seconds",
+                "Wall time of the last evaluation cycle.",
+            )
+            .expect("valid metric"),
+            evaluation_last_success: Gauge::new(
+                "hcc_evaluation_last_success_timestamp_seconds",
+                "Unix time of the last successful evaluation cycle.",
             )
             .expect("valid metric"),
             registry,
@@ -153,6 +262,20 @@ impl Metrics {
             Box::new(self.dossiers.clone()),
             Box::new(self.job_runs.clone()),
             Box::new(self.job_skipped.clone()),
+            Box::new(self.dossiers_open.clone()),
+            Box::new(self.dossiers_open_by_procedure.clone()),
+            Box::new(self.dossiers_without_deadline.clone()),
+            Box::new(self.dossiers_resolved.clone()),
+            Box::new(self.dossiers_received.clone()),
+            Box::new(self.dossiers_carried_over.clone()),
+            Box::new(self.processing_working.clone()),
+            Box::new(self.processing_wall.clone()),
+            Box::new(self.overdue_working.clone()),
+            Box::new(self.due_changes.clone()),
+            Box::new(self.reappointed_more_than_once.clone()),
+            Box::new(self.calendar_days_remaining.clone()),
+            Box::new(self.evaluation_duration.clone()),
+            Box::new(self.evaluation_last_success.clone()),
             #[cfg(target_os = "linux")]
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
@@ -161,12 +284,11 @@ impl Metrics {
         }
     }
 
-    /// Rebuilds a family of state gauges atomically with respect to scrapes: label sets that are
-    /// not set again by `fill` disappear.
-    pub fn replace_gauges(&self, gauges: &IntGaugeVec, fill: impl FnOnce(&IntGaugeVec)) {
+    /// Runs `rebuild` (which resets state families and fills them again) so that no scrape sees
+    /// a family half rebuilt; label sets not filled again disappear.
+    pub fn rebuild(&self, rebuild: impl FnOnce()) {
         let _guard = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
-        gauges.reset();
-        fill(gauges);
+        rebuild();
     }
 
     /// The text exposition format.

@@ -166,6 +166,14 @@ impl ConfigError {
 }
 
 impl Config {
+    /// What pollers need to fill in missing due dates.
+    pub fn deadlines(&self) -> crate::source::Deadlines {
+        crate::source::Deadlines {
+            calendar: self.calendar.clone(),
+            catalogue: self.catalogue.clone(),
+        }
+    }
+
     /// Reads and validates a config file, resolving `${ENV}` references from the process
     /// environment.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -221,8 +229,8 @@ fn key_path(path: &serde_ignored::Path<'_>) -> String {
             p if p.is_empty() => key.clone(),
             p => format!("{p}.{key}"),
         },
-        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
-            key_path(parent)
-        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => key_path(parent),
     }
 }

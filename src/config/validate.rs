@@ -8,9 +8,9 @@ use std::time::Duration;
 use chrono_tz::Tz;
 
 use super::raw::{RawCatalogue, RawConfig, RawSource};
-use crate::sla::StatutoryTime;
 use super::secret::expand_env;
 use super::*;
+use crate::sla::StatutoryTime;
 
 /// Collects problems; helpers return `None` for a bad value so that validation goes on.
 struct Checker<'a> {
@@ -79,7 +79,10 @@ impl Checker<'_> {
                 }
             },
             (None, None) if required => {
-                self.problem(key, format!("missing; expected {key} = \"...\" or {key}_file"));
+                self.problem(
+                    key,
+                    format!("missing; expected {key} = \"...\" or {key}_file"),
+                );
                 None
             }
             (None, None) => Some(None),
@@ -144,13 +147,13 @@ pub(super) fn validate(
         raw.service.bearer_token_file.as_deref(),
         false,
     );
-    if let Some(Some(token)) = &bearer_token {
-        if token.expose().len() < 16 {
-            c.problem(
-                "service.bearer_token",
-                "too short; use at least 16 characters",
-            );
-        }
+    if let Some(Some(token)) = &bearer_token
+        && token.expose().len() < 16
+    {
+        c.problem(
+            "service.bearer_token",
+            "too short; use at least 16 characters",
+        );
     }
     let evaluate_schedule = c.schedule(
         "service.evaluate_schedule",
@@ -169,19 +172,19 @@ pub(super) fn validate(
             .secret("store.url", url.as_deref(), file.as_deref(), true)
             .flatten(),
     };
-    if let Some(url) = &store_url {
-        if !matches!(
+    if let Some(url) = &store_url
+        && !matches!(
             Dialect::from_url(url.expose()),
             Some(Dialect::Sqlite | Dialect::Postgres)
-        ) {
-            c.problem(
-                "store.url",
-                format!(
-                    "{} is not a store URL; expected sqlite://PATH or postgres://...",
-                    redact_url(url.expose())
-                ),
-            );
-        }
+        )
+    {
+        c.problem(
+            "store.url",
+            format!(
+                "{} is not a store URL; expected sqlite://PATH or postgres://...",
+                redact_url(url.expose())
+            ),
+        );
     }
     let store_max = c.positive(
         "store.max_connections",
@@ -194,9 +197,7 @@ pub(super) fn validate(
         .sources
         .into_iter()
         .enumerate()
-        .map(|(i, s)| {
-            validate_source(&mut c, i, s, centre_tz, catalogue.is_empty(), &mut names)
-        })
+        .map(|(i, s)| validate_source(&mut c, i, s, centre_tz, catalogue.is_empty(), &mut names))
         .collect();
 
     Some(Config {
@@ -233,7 +234,12 @@ fn validate_source(
             c.problem(key("name"), "missing; every source needs a unique name");
             None
         }
-        Some(n) if n.is_empty() || !n.chars().all(|ch| ch.is_ascii_alphanumeric() || "_-".contains(ch)) => {
+        Some(n)
+            if n.is_empty()
+                || !n
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "_-".contains(ch)) =>
+        {
             c.problem(
                 key("name"),
                 format!("{n:?}: use letters, digits, '-' and '_' only (it becomes a metric label)"),

@@ -1,6 +1,7 @@
 //! The HTTP server (axum): `/metrics`, `/healthz`, `/readyz` and the JSON API. It answers at all
 //! times, also while a source is down; everything but `/healthz` may require a bearer token.
 
+pub mod api;
 mod auth;
 mod error;
 mod health;
@@ -8,14 +9,16 @@ mod health;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::extract::State;
 
 pub use error::ApiError;
 
+use crate::clock::Clock;
 use crate::config::Secret;
+use crate::evaluate::Evaluator;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -24,6 +27,9 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    pub evaluator: Arc<Evaluator>,
+    pub clock: Arc<dyn Clock>,
+    pub time_zone: chrono_tz::Tz,
     pub bearer_token: Option<Secret>,
 }
 
@@ -31,6 +37,8 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route("/metrics", get(metrics))
         .route("/readyz", get(health::readyz))
+        .route("/api/v1/dossiers", get(api::dossiers))
+        .route("/api/v1/summary", get(api::summary))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_bearer,

@@ -34,13 +34,20 @@ pub const REQUIRED: [&str; 6] = [
     "status",
     "updated_at",
 ];
-pub const OPTIONAL: [&str; 4] = ["procedure_name", "channel", "due_at", "resolved_at"];
+pub const OPTIONAL: [&str; 6] = [
+    "procedure_name",
+    "channel",
+    "due_at",
+    "resolved_at",
+    "paused_at",
+    "resumed_at",
+];
 
 /// Where each canonical column sits in the query's result.
 #[derive(Debug, Clone)]
 pub struct ColumnIndex {
     required: [usize; 6],
-    optional: [Option<usize>; 4],
+    optional: [Option<usize>; 6],
 }
 
 impl ColumnIndex {
@@ -89,8 +96,9 @@ impl Mapper {
     pub fn map(&self, idx: &ColumnIndex, values: &[RawValue]) -> Mapped {
         let [id, procedure, department, received, status, updated] =
             idx.required.map(|i| &values[i]);
-        let [procedure_name, channel, due, resolved] =
-            idx.optional.map(|i| i.map_or(&RawValue::Null, |i| &values[i]));
+        let [procedure_name, channel, due, resolved, paused, resumed] = idx
+            .optional
+            .map(|i| i.map_or(&RawValue::Null, |i| &values[i]));
         let updated_at = self.time("updated_at", updated, false).ok().flatten();
         let row_key = id.as_text().unwrap_or_else(|| {
             format!(
@@ -102,18 +110,20 @@ impl Mapper {
             let dossier_id = required_text("dossier_id", id)?;
             let received_at = self.required_time("received_at", received)?;
             let due_at = self.time("due_at", due, true)?;
-            if let Some(due_at) = due_at {
-                if due_at < received_at {
-                    return Err(Reject(
-                        reason::DUE_BEFORE_RECEIVED,
-                        format!("due_at {due_at} is before received_at {received_at}"),
-                    ));
-                }
+            if let Some(due_at) = due_at
+                && due_at < received_at
+            {
+                return Err(Reject(
+                    reason::DUE_BEFORE_RECEIVED,
+                    format!("due_at {due_at} is before received_at {received_at}"),
+                ));
             }
             let raw_status = required_text("status", status)?;
             let status = self.status(&raw_status)?;
             let updated_at = self.required_time("updated_at", updated)?;
             let resolved_at = self.time("resolved_at", resolved, false)?;
+            let paused_at = self.time("paused_at", paused, false)?;
+            let resumed_at = self.time("resumed_at", resumed, false)?;
             // A source that marks a dossier resolved without saying when is read as resolved at
             // its last change, the closest instant it gives.
             let resolved_at = match (status.is_resolved(), resolved_at) {
@@ -141,6 +151,8 @@ impl Mapper {
                 status,
                 raw_status,
                 updated_at,
+                paused_at,
+                resumed_at,
             })
         })();
         match result {
@@ -177,7 +189,12 @@ impl Mapper {
 
     /// Reads an instant. A date without time means the start of that day, except for a due date,
     /// which means the whole day: its end.
-    fn time(&self, column: &str, v: &RawValue, end_of_day: bool) -> Result<Option<DateTime<Utc>>, Reject> {
+    fn time(
+        &self,
+        column: &str,
+        v: &RawValue,
+        end_of_day: bool,
+    ) -> Result<Option<DateTime<Utc>>, Reject> {
         let bad = |what: String| Reject(reason::BAD_TIME, format!("{column}: {what}"));
         let date_time = |d: NaiveDate| {
             let t = if end_of_day {

@@ -16,7 +16,7 @@ use futures::stream::{BoxStream, StreamExt};
 use sqlx::pool::PoolOptions;
 use sqlx::{Column, Row};
 
-pub use poller::{PollMode, PollReport, Poller};
+pub use poller::{Deadlines, PollMode, PollReport, Poller};
 use value::{RawRow, RawValue};
 
 use crate::config::{Dialect, SourceConfig};

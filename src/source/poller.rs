@@ -9,10 +9,12 @@ use futures::StreamExt;
 
 use super::mapping::{ColumnIndex, Mapped, Mapper};
 use super::{SourceError, SourcePool};
+use crate::calendar::Calendar;
 use crate::clock::Clock;
 use crate::config::SourceConfig;
 use crate::dossier::Dossier;
 use crate::metrics::Metrics;
+use crate::sla::Catalogue;
 use crate::store::{Rejection, Store};
 
 const WATERMARK_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.f";
@@ -54,6 +56,7 @@ pub struct Poller {
     store: Store,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    deadlines: Deadlines,
     /// A poll and a resync of one source never overlap: both move its watermark.
     running: tokio::sync::Mutex<()>,
 }
@@ -64,6 +67,7 @@ impl Poller {
         store: Store,
         metrics: Arc<Metrics>,
         clock: Arc<dyn Clock>,
+        deadlines: Deadlines,
     ) -> Result<Poller, SourceError> {
         metrics.init_source(&cfg.name);
         for reason in super::mapping::reason::ALL {
@@ -78,6 +82,7 @@ impl Poller {
             store,
             metrics,
             clock,
+            deadlines,
             running: tokio::sync::Mutex::new(()),
         })
     }
@@ -169,7 +174,11 @@ impl Poller {
                     }
                 })?),
             };
-            batch.add(self.mapper.map(columns, &row.values));
+            let mut mapped = self.mapper.map(columns, &row.values);
+            if let Mapped::Dossier(d) = &mut mapped {
+                self.deadlines.complete(d, self.cfg.compute_due);
+            }
+            batch.add(mapped);
             if batch.len() >= self.cfg.batch_rows {
                 self.commit(&mut batch, None, resync, &mut report).await?;
             }
@@ -190,7 +199,11 @@ impl Poller {
                 .await
                 .map_err(|error| self.store_error(error))?;
             if report.vanished > 0 {
-                tracing::warn!(source = name, count = report.vanished, "dossiers vanished from the source");
+                tracing::warn!(
+                    source = name,
+                    count = report.vanished,
+                    "dossiers vanished from the source"
+                );
                 self.metrics
                     .source_rows_vanished
                     .with_label_values(&[name])
@@ -250,6 +263,26 @@ impl Poller {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Statutory deadlines for dossiers whose source gives none.
+#[derive(Debug, Clone)]
+pub struct Deadlines {
+    pub calendar: Arc<Calendar>,
+    pub catalogue: Arc<Catalogue>,
+}
+
+impl Deadlines {
+    /// Fills in the due instant from the procedure's statutory time when the source gives none,
+    /// or always when `compute_due`; a procedure missing from the catalogue keeps the source's.
+    fn complete(&self, d: &mut Dossier, compute_due: bool) {
+        if d.due_at.is_none() || compute_due {
+            let computed = self
+                .catalogue
+                .due_at(&self.calendar, &d.procedure_code, d.received_at);
+            d.due_at = computed.or(d.due_at);
+        }
     }
 }
 

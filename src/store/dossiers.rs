@@ -6,8 +6,8 @@ use sqlx::AssertSqlSafe;
 use super::{Store, StoreError, failed, on_pool, on_tx};
 use crate::dossier::{Channel, Dossier, Status};
 
-const DOSSIER_COLUMNS: usize = 15;
-/// Rows per INSERT statement: 15,000 bound values, under SQLite's limit of 32,766.
+const DOSSIER_COLUMNS: usize = 17;
+/// Rows per INSERT statement: 17,000 bound values, under SQLite's limit of 32,766.
 const ROWS_PER_STATEMENT: usize = 1000;
 
 /// A row the mapping refused: the poller logs it the first time the store sees it.
@@ -42,13 +42,13 @@ pub struct StatusCount {
     pub count: i64,
 }
 
-/// `INSERT .. VALUES ($1..$15), ($16..$30) .. ON CONFLICT DO UPDATE` for `rows` dossiers.
+/// `INSERT .. VALUES ($1..$17), ($18..$34) .. ON CONFLICT DO UPDATE` for `rows` dossiers.
 fn upsert_sql(rows: usize) -> String {
     let mut sql = String::with_capacity(200 + rows * 100);
     sql.push_str(
         "INSERT INTO dossiers (source, dossier_id, procedure_code, procedure_name, department, \
          channel, received_at, due_at, resolved_at, status, raw_status, updated_at, \
-         first_seen_at, last_seen_at, seen_in_resync) VALUES ",
+         first_seen_at, last_seen_at, seen_in_resync, paused_at, resumed_at) VALUES ",
     );
     for r in 0..rows {
         if r > 0 {
@@ -72,7 +72,15 @@ fn upsert_sql(rows: usize) -> String {
          resolved_at = excluded.resolved_at, status = excluded.status, \
          raw_status = excluded.raw_status, updated_at = excluded.updated_at, \
          last_seen_at = excluded.last_seen_at, vanished_at = NULL, \
-         seen_in_resync = COALESCE(excluded.seen_in_resync, dossiers.seen_in_resync)",
+         seen_in_resync = COALESCE(excluded.seen_in_resync, dossiers.seen_in_resync), \
+         paused_at = excluded.paused_at, resumed_at = excluded.resumed_at, \
+         outcome = CASE WHEN COALESCE(dossiers.resolved_at, -1) = COALESCE(excluded.resolved_at, -1) \
+             AND COALESCE(dossiers.due_at, -1) = COALESCE(excluded.due_at, -1) \
+             THEN dossiers.outcome END, \
+         processing_working_secs = CASE \
+             WHEN COALESCE(dossiers.resolved_at, -1) = COALESCE(excluded.resolved_at, -1) \
+             AND COALESCE(dossiers.due_at, -1) = COALESCE(excluded.due_at, -1) \
+             THEN dossiers.processing_working_secs END",
     );
     sql
 }
@@ -122,7 +130,9 @@ impl Store {
                         .bind(ts(d.updated_at))
                         .bind(seen)
                         .bind(seen)
-                        .bind(resync);
+                        .bind(resync)
+                        .bind(d.paused_at.map(ts))
+                        .bind(d.resumed_at.map(ts));
                 }
                 q.execute(conn).await.map(|r| r.rows_affected())
             })
@@ -215,11 +225,13 @@ impl Store {
             i64,
             i64,
             Option<i64>,
+            Option<i64>,
+            Option<i64>,
         );
         let row: Option<Row> = on_pool!(self, p => sqlx::query_as(
             "SELECT dossier_id, procedure_code, procedure_name, department, channel, received_at, \
-             due_at, resolved_at, status, raw_status, updated_at, due_changes, vanished_at \
-             FROM dossiers WHERE source = $1 AND dossier_id = $2",
+             due_at, resolved_at, status, raw_status, updated_at, due_changes, vanished_at, \
+             paused_at, resumed_at FROM dossiers WHERE source = $1 AND dossier_id = $2",
         )
         .bind(source)
         .bind(dossier_id)
@@ -239,6 +251,8 @@ impl Store {
                 status: Status::parse(&r.8).unwrap_or(Status::Received),
                 raw_status: r.9,
                 updated_at: instant(r.10),
+                paused_at: r.13.map(instant),
+                resumed_at: r.14.map(instant),
             },
             due_changes: r.11,
             vanished: r.12.is_some(),
@@ -260,7 +274,10 @@ impl Store {
         .fetch_all(p)
         .await)
         .map_err(failed("reading status history"))?;
-        Ok(rows.into_iter().map(|(o, n, t)| (o, n, instant(t))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(o, n, t)| (o, n, instant(t)))
+            .collect())
     }
 
     /// Dossiers per source and canonical status, vanished ones excluded.

@@ -1,0 +1,313 @@
+//! The evaluation cycle: every open dossier through the SLA engine, every newly resolved one
+//! scored once, and the state gauges rebuilt from the store, so they are right after a restart
+//! and label sets that no longer exist disappear. The same views serve the CLI and the API.
+
+mod pauses;
+mod periods;
+mod table;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use periods::{Period, periods};
+pub use table::table;
+
+use crate::calendar::Calendar;
+use crate::config::Config;
+use crate::dossier::Status;
+use crate::metrics::Metrics;
+use crate::sla::{
+    Evaluation, OpenDossier, Outcome, SlaPolicy, SlaState, evaluate, outcome, paused_working_secs,
+};
+use crate::store::{EvalRow, PauseChange, Scored, Store, StoreError};
+
+fn instant(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+/// An open dossier as the SLA engine sees it at an instant. No personal data: the dossier id
+/// and the procedure only.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenView {
+    pub source: String,
+    pub dossier_id: String,
+    pub procedure_code: String,
+    pub procedure_name: Option<String>,
+    pub department: String,
+    pub status: Status,
+    pub received_at: DateTime<Utc>,
+    /// The deadline that counts (paused time added when the policy says so).
+    pub due_at: Option<DateTime<Utc>>,
+    pub sla_state: &'static str,
+    pub elapsed_working_secs: i64,
+    pub left_working_secs: Option<i64>,
+    pub fraction_used: Option<f64>,
+    #[serde(skip)]
+    pub evaluation: Evaluation,
+}
+
+/// A resolved dossier's outcome under the configured rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scoring {
+    pub outcome: Outcome,
+    pub processing_working_secs: i64,
+}
+
+pub struct Evaluator {
+    store: Store,
+    metrics: Arc<Metrics>,
+    calendar: Arc<Calendar>,
+    policy: SlaPolicy,
+    procedure_labels: HashSet<String>,
+    /// Due-change totals already added to the counter, so each cycle adds only what is new.
+    counted_due_changes: Mutex<HashMap<(String, String), i64>>,
+}
+
+impl Evaluator {
+    pub fn new(config: &Config, store: Store, metrics: Arc<Metrics>) -> Evaluator {
+        Evaluator {
+            store,
+            metrics,
+            calendar: config.calendar.clone(),
+            policy: config.sla,
+            procedure_labels: config
+                .sources
+                .iter()
+                .filter(|s| s.procedure_labels)
+                .map(|s| s.name.clone())
+                .collect(),
+            counted_due_changes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    /// One dossier through the SLA engine at `now`.
+    pub fn open_view(
+        &self,
+        row: EvalRow,
+        changes: Option<&Vec<PauseChange>>,
+        now: DateTime<Utc>,
+    ) -> OpenView {
+        let pauses = pauses::spans(&row, changes);
+        // A dossier resolved after `now` was being worked on at `now`.
+        let status = Status::parse(&row.status)
+            .filter(|s| s.is_open())
+            .unwrap_or(Status::InProgress);
+        let evaluation = evaluate(
+            &self.calendar,
+            &self.policy,
+            &OpenDossier {
+                received_at: instant(row.received_at),
+                due_at: row.due_at.map(instant),
+                status,
+                pauses: &pauses,
+            },
+            now,
+        );
+        OpenView {
+            source: row.source,
+            dossier_id: row.dossier_id,
+            procedure_code: row.procedure_code,
+            procedure_name: row.procedure_name,
+            department: row.department,
+            status,
+            received_at: instant(row.received_at),
+            due_at: evaluation.effective_due,
+            sla_state: evaluation.state.as_str(),
+            elapsed_working_secs: evaluation.elapsed_working_secs,
+            left_working_secs: evaluation.left_working_secs,
+            fraction_used: evaluation.fraction_used,
+            evaluation,
+        }
+    }
+
+    /// Every dossier open at `now`, least working time left first (no deadline last).
+    pub async fn open_dossiers(&self, now: DateTime<Utc>) -> Result<Vec<OpenView>, StoreError> {
+        let rows = self.store.open_at(now).await?;
+        let changes = self.store.pause_changes().await?;
+        Ok(self.views(rows, &changes, now))
+    }
+
+    fn views(
+        &self,
+        rows: Vec<EvalRow>,
+        changes: &HashMap<(String, String), Vec<PauseChange>>,
+        now: DateTime<Utc>,
+    ) -> Vec<OpenView> {
+        let mut views: Vec<OpenView> = rows
+            .into_iter()
+            .map(|row| {
+                let c = changes.get(&(row.source.clone(), row.dossier_id.clone()));
+                self.open_view(row, c, now)
+            })
+            .collect();
+        views.sort_by_key(|v| (v.left_working_secs.unwrap_or(i64::MAX), v.received_at));
+        views
+    }
+
+    /// A resolved dossier's outcome and its working processing time, paused time excluded.
+    pub fn score(&self, row: &EvalRow, changes: Option<&Vec<PauseChange>>) -> Option<Scoring> {
+        let resolved = instant(row.resolved_at?);
+        let received = instant(row.received_at);
+        let pauses = pauses::spans(row, changes);
+        let paused = paused_working_secs(&self.calendar, received, &pauses, resolved);
+        let due = row.due_at.map(|d| {
+            self.policy
+                .effective_due(&self.calendar, instant(d), paused)
+        });
+        Some(Scoring {
+            outcome: outcome(&self.calendar, self.policy.on_time_rule, due, resolved),
+            processing_working_secs: (self.calendar.working_seconds_between(received, resolved)
+                - paused)
+                .max(0),
+        })
+    }
+
+    /// One evaluation cycle at `now`.
+    pub async fn refresh(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let changes = self.store.pause_changes().await?;
+        self.score_new(&changes).await?;
+        let open = self.views(self.store.open_at(now).await?, &changes, now);
+        let tz = self.calendar.time_zone();
+        let p = periods(now, tz);
+        let resolved = self.store.resolved_counts(p).await?;
+        let received = self.store.received_counts(p).await?;
+        let carried = self.store.carried_over_counts(p).await?;
+        let by_status = self.store.count_by_status().await?;
+        let due_totals = self.store.due_change_totals().await?;
+
+        let m = &self.metrics;
+        m.rebuild(|| {
+            m.dossiers_open.reset();
+            m.dossiers_open_by_procedure.reset();
+            m.dossiers_without_deadline.reset();
+            m.overdue_working.reset();
+            for v in &open {
+                m.dossiers_open
+                    .with_label_values(&[&v.source, &v.department, v.sla_state])
+                    .inc();
+                if self.procedure_labels.contains(&v.source) {
+                    m.dossiers_open_by_procedure
+                        .with_label_values(&[
+                            &v.source,
+                            &v.department,
+                            &v.procedure_code,
+                            v.sla_state,
+                        ])
+                        .inc();
+                }
+                if !v.evaluation.has_deadline {
+                    m.dossiers_without_deadline
+                        .with_label_values(&[&v.source, &v.department])
+                        .inc();
+                }
+                if v.evaluation.state == SlaState::Overdue {
+                    let late = -v.left_working_secs.unwrap_or_default();
+                    m.overdue_working
+                        .with_label_values(&[&v.source, &v.department])
+                        .observe(late as f64);
+                }
+            }
+            m.dossiers_resolved.reset();
+            for c in &resolved {
+                let (s, d, o) = &c.key;
+                for (period, n) in [("day", c.day), ("month", c.month), ("year", c.year)] {
+                    m.dossiers_resolved
+                        .with_label_values(&[s, d, o, period])
+                        .set(n);
+                }
+            }
+            m.dossiers_received.reset();
+            for c in &received {
+                let (s, d, ch) = &c.key;
+                for (period, n) in [("day", c.day), ("month", c.month), ("year", c.year)] {
+                    m.dossiers_received
+                        .with_label_values(&[s, d, ch, period])
+                        .set(n);
+                }
+            }
+            m.dossiers_carried_over.reset();
+            for c in &carried {
+                let (s, d) = &c.key;
+                for (period, n) in [("day", c.day), ("month", c.month), ("year", c.year)] {
+                    m.dossiers_carried_over
+                        .with_label_values(&[s, d, period])
+                        .set(n);
+                }
+            }
+            m.dossiers.reset();
+            for c in &by_status {
+                m.dossiers
+                    .with_label_values(&[&c.source, &c.status])
+                    .set(c.count);
+            }
+            m.reappointed_more_than_once.reset();
+            for (s, d, _, more_than_once) in &due_totals {
+                m.reappointed_more_than_once
+                    .with_label_values(&[s, d])
+                    .set(*more_than_once);
+            }
+        });
+        let mut counted = self
+            .counted_due_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for (s, d, total, _) in due_totals {
+            let before = counted.insert((s.clone(), d.clone()), total).unwrap_or(0);
+            if total > before {
+                m.due_changes
+                    .with_label_values(&[&s, &d])
+                    .inc_by((total - before) as u64);
+            }
+        }
+        drop(counted);
+        if let Some(days) = self.calendar.days_remaining(now) {
+            m.calendar_days_remaining.set(days);
+        }
+        m.evaluation_duration.set(started.elapsed().as_secs_f64());
+        m.evaluation_last_success.set(Utc::now().timestamp() as f64);
+        Ok(())
+    }
+
+    /// Decides the outcome of every dossier newly seen resolved, and observes its processing
+    /// time once.
+    async fn score_new(
+        &self,
+        changes: &HashMap<(String, String), Vec<PauseChange>>,
+    ) -> Result<(), StoreError> {
+        let rows = self.store.unscored().await?;
+        let mut scored = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let c = changes.get(&(row.source.clone(), row.dossier_id.clone()));
+            let Some(s) = self.score(row, c) else {
+                continue;
+            };
+            let labels = [row.source.as_str(), row.department.as_str()];
+            self.metrics
+                .processing_working
+                .with_label_values(&labels)
+                .observe(s.processing_working_secs as f64);
+            if let Some(resolved) = row.resolved_at {
+                self.metrics
+                    .processing_wall
+                    .with_label_values(&labels)
+                    .observe((resolved - row.received_at).max(0) as f64);
+            }
+            scored.push(Scored {
+                source: row.source.clone(),
+                dossier_id: row.dossier_id.clone(),
+                outcome: s.outcome.as_str(),
+                processing_working_secs: s.processing_working_secs,
+            });
+        }
+        self.store.save_outcomes(&scored).await
+    }
+}

@@ -1,0 +1,111 @@
+//! The JSON API: the open-dossier list with its filters, paged, and the report figures. No
+//! personal data leaves: dossier id and procedure only.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState};
+use crate::evaluate::{OpenView, Period};
+use crate::report;
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DossierQuery {
+    sla_state: Option<String>,
+    department: Option<String>,
+    source: Option<String>,
+    as_of: Option<DateTime<Utc>>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Page {
+    total: usize,
+    offset: usize,
+    limit: usize,
+    as_of: DateTime<Utc>,
+    items: Vec<OpenView>,
+}
+
+/// Filters shared by the API and the CLI.
+pub fn matches(
+    v: &OpenView,
+    state: Option<&str>,
+    department: Option<&str>,
+    source: Option<&str>,
+) -> bool {
+    state.is_none_or(|s| v.sla_state == s)
+        && department.is_none_or(|d| v.department == d)
+        && source.is_none_or(|s| v.source == s)
+}
+
+pub async fn dossiers(
+    State(state): State<AppState>,
+    Query(q): Query<DossierQuery>,
+) -> Result<Json<Page>, ApiError> {
+    if let Some(s) = q.sla_state.as_deref()
+        && !crate::sla::SlaState::ALL.iter().any(|x| x.as_str() == s)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "sla_state {s:?}: expected on_track, at_risk, due_soon, overdue or paused"
+        )));
+    }
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
+    let offset = q.offset.unwrap_or(0);
+    let as_of = q.as_of.unwrap_or_else(|| state.clock.now());
+    let all: Vec<OpenView> = state
+        .evaluator
+        .open_dossiers(as_of)
+        .await?
+        .into_iter()
+        .filter(|v| {
+            matches(
+                v,
+                q.sla_state.as_deref(),
+                q.department.as_deref(),
+                q.source.as_deref(),
+            )
+        })
+        .collect();
+    let total = all.len();
+    Ok(Json(Page {
+        total,
+        offset,
+        limit,
+        as_of,
+        items: all.into_iter().skip(offset).take(limit).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryQuery {
+    period: Option<Period>,
+    as_of: Option<DateTime<Utc>>,
+}
+
+pub async fn summary(
+    State(state): State<AppState>,
+    Query(q): Query<SummaryQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let as_of = q.as_of.unwrap_or_else(|| state.clock.now());
+    let r = report::build(
+        &state.store,
+        &state.evaluator,
+        q.period.unwrap_or(Period::Day),
+        as_of,
+    )
+    .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        report::render(&r, report::Format::Json),
+    )
+        .into_response())
+}
