@@ -4,8 +4,8 @@
 use std::sync::RwLock;
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 const HOUR: f64 = 3600.0;
@@ -89,7 +89,7 @@ pub struct Metrics {
     pub overdue_working: HistogramVec,
     pub due_changes: IntCounterVec,
     pub reappointed_more_than_once: IntGaugeVec,
-    pub calendar_days_remaining: IntGauge,
+    pub calendar_coverage_end: Gauge,
     pub evaluation_duration: Gauge,
     pub evaluation_last_success: Gauge,
 }
@@ -223,10 +223,11 @@ impl Metrics {
                  re-appointment).",
                 &["source", "department"],
             ),
-            calendar_days_remaining: IntGauge::new(
-                "hcc_calendar_days_remaining",
-                "Days from today to the end of the loaded holiday calendar; past it, deadlines \
-                 count weekdays only.",
+            // DESIGN named this hcc_calendar_days_remaining; Prometheus wants base units and
+            // promtool refuses days, so the end is a timestamp: days left = (it - time()) / 86400.
+            calendar_coverage_end: Gauge::new(
+                "hcc_calendar_coverage_end_timestamp_seconds",
+                "When the loaded holiday calendar ends; past it, deadlines count weekdays only.",
             )
             .expect("valid metric"),
             evaluation_duration: Gauge::new(
@@ -273,7 +274,7 @@ impl Metrics {
             Box::new(self.overdue_working.clone()),
             Box::new(self.due_changes.clone()),
             Box::new(self.reappointed_more_than_once.clone()),
-            Box::new(self.calendar_days_remaining.clone()),
+            Box::new(self.calendar_coverage_end.clone()),
             Box::new(self.evaluation_duration.clone()),
             Box::new(self.evaluation_last_success.clone()),
             #[cfg(target_os = "linux")]

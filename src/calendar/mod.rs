@@ -84,11 +84,14 @@ impl Calendar {
         self.covered.map(|(_, last)| last)
     }
 
-    /// Days from `now`'s local date to `covered_until` (negative once past it), for the
-    /// `hcc_calendar_days_remaining` gauge; `None` when no year is loaded.
-    pub fn days_remaining(&self, now: DateTime<Utc>) -> Option<i64> {
-        let today = self.local_date(now);
-        self.covered_until().map(|last| (last - today).num_days())
+    /// The instant the loaded calendar ends (local midnight after `covered_until`), for the
+    /// `hcc_calendar_coverage_end_timestamp_seconds` gauge; `None` when no year is loaded.
+    pub fn coverage_end(&self) -> Option<DateTime<Utc>> {
+        let next = self.covered_until()?.succ_opt()?;
+        let midnight = next.and_hms_opt(0, 0, 0)?;
+        chrono::TimeZone::from_local_datetime(&self.time_zone(), &midnight)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
     }
 
     /// The local date of `t` in the centre's zone.

@@ -225,13 +225,13 @@ fn working_days_follow_the_announcements() {
 fn coverage_reaches_the_last_contiguous_loaded_year() {
     let cal = default_cal();
     assert_eq!(cal.covered_until(), Some(date("2026-12-31")));
-    assert_eq!(cal.days_remaining(vn("2026-12-01 10:00")), Some(30));
-    assert_eq!(cal.days_remaining(vn("2027-01-02 00:30")), Some(-2));
+    // The end of 31/12/2026, local midnight.
+    assert_eq!(cal.coverage_end(), Some(vn("2027-01-01 00:00")));
     assert_eq!(cal.day_length_secs(), DAY);
     assert_eq!(late_opening().day_length_secs(), 7 * HOUR + 1800);
     let none = with(|s| s.builtin = false);
     assert_eq!(none.covered_until(), None);
-    assert_eq!(none.days_remaining(vn("2026-01-01 10:00")), None);
+    assert_eq!(none.coverage_end(), None);
     assert!(none.is_working_day(date("2026-01-02")));
 }
 

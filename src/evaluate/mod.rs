@@ -269,8 +269,8 @@ impl Evaluator {
             }
         }
         drop(counted);
-        if let Some(days) = self.calendar.days_remaining(now) {
-            m.calendar_days_remaining.set(days);
+        if let Some(end) = self.calendar.coverage_end() {
+            m.calendar_coverage_end.set(end.timestamp() as f64);
         }
         m.evaluation_duration.set(started.elapsed().as_secs_f64());
         m.evaluation_last_success.set(Utc::now().timestamp() as f64);

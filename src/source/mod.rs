@@ -98,8 +98,11 @@ fn is_connect_error(e: &sqlx::Error) -> bool {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Protocol(_)
-    ) || matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("28P01")
-            || d.code().as_deref() == Some("3D000"))
+    ) || matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| {
+            // SQLSTATE class 28: authorization (unknown role, wrong password); 3D000 / 42000
+            // with MySQL's 1049: unknown database; SQLite 14: cannot open the file.
+            c.starts_with("28") || c == "3D000" || c == "14"
+        }) || d.message().contains("Unknown database"))
 }
 
 /// PostgreSQL 57014 (query_canceled by statement_timeout); MariaDB 1969 and MySQL 3024 (max

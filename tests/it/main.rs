@@ -2,7 +2,9 @@
 //! real port, the binary itself.
 
 mod config_errors;
+mod example_config;
 mod helpers;
+mod http;
 mod resilience;
 mod sources_mysql;
 mod sources_postgres;

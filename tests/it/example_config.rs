@@ -1,0 +1,65 @@
+//! The example configuration at the repository root is documentation that cannot drift: it
+//! must parse, and the service must run with it.
+
+use std::path::Path;
+
+use hcc_monitor::config::{Config, Secret};
+
+use crate::helpers::app::TestApp;
+
+fn example() -> Config {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("hcc-monitor.example.toml");
+    let text = std::fs::read_to_string(&path).expect("example config exists");
+    Config::parse(&path, &text, |name| Some(format!("secret-of-{name}")))
+        .unwrap_or_else(|e| panic!("the example config must be valid:\n{e}"))
+}
+
+#[test]
+fn the_example_config_parses_with_every_section() {
+    let config = example();
+    assert_eq!(config.service.listen.to_string(), "127.0.0.1:9464");
+    assert!(config.sources.len() >= 2);
+    assert!(
+        config.sources[0]
+            .url
+            .expose()
+            .contains("secret-of-HCC_CENTRE_DB_PASSWORD"),
+        "secrets come from the environment"
+    );
+    assert!(config.calendar.covered_until().is_some());
+}
+
+#[tokio::test]
+async fn the_service_runs_with_the_example_config_even_with_its_sources_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = example();
+    config.service.listen = "127.0.0.1:0".parse().unwrap();
+    config.store.url = Secret::new(format!("sqlite://{}/store.db", dir.path().display()));
+    // The example's databases do not exist here: each source must be reported down, alone.
+    for s in &mut config.sources {
+        s.url = Secret::new(
+            s.url
+                .expose()
+                .replace("/motcua", "/hcc_absent_db")
+                .replace("/qlhs", "/hcc_absent_db"),
+        );
+    }
+    let names: Vec<String> = config.sources.iter().map(|s| s.name.clone()).collect();
+    let app = TestApp::spawn_with(config, dir).await;
+    for name in names {
+        let series = format!("hcc_source_up{{source=\"{name}\"}}");
+        crate::helpers::eventually(&series, std::time::Duration::from_secs(15), || async {
+            app.metric(&format!(
+                "hcc_source_poll_errors_total{{kind=\"connect\",source=\"{name}\"}}"
+            ))
+            .await
+            .unwrap_or(0.0)
+                >= 1.0
+        })
+        .await;
+        assert_eq!(app.metric(&series).await, Some(0.0));
+    }
+    assert_eq!(app.get("/healthz").await.0, 200);
+    assert_eq!(app.get("/readyz").await.0, 200);
+    app.stop().await;
+}
