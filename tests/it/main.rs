@@ -1,7 +1,9 @@
 //! Integration tests, one binary: real PostgreSQL, MariaDB and SQLite sources, the service on a
 //! real port, the binary itself.
 
+mod cli;
 mod config_errors;
+mod evaluation;
 mod example_config;
 mod helpers;
 mod http;

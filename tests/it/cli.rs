@@ -1,0 +1,245 @@
+//! The binary as an operator runs it: check-config, poll-once, dossiers and report with
+//! --as-of (end to end through a real PostgreSQL source), and a clean exit on SIGTERM.
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::db::{Server, TestDb};
+
+fn hcc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hcc-monitor"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn check_config_prints_every_problem_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[service]\nlisten = \"nowhere\"\n[[source]]\nname = \"a b\"\nurl = \"oracle://x\"\n",
+    )
+    .unwrap();
+    let out = hcc(&["check-config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    for expected in [
+        "4 problem(s)",
+        "service.listen: \"nowhere\" is not a socket address",
+        "source[0].name: \"a b\": use letters, digits",
+        "source[0].url: oracle://x: unknown database",
+        "source[0].query: missing",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn check_config_with_connect_names_the_source_it_cannot_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ok.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[store]\nurl = \"sqlite://{}/store.db\"\n[[source]]\nname = \"gone\"\n\
+             url = \"postgres://postgres@127.0.0.1:5432/hcc_no_such_db\"\n\
+             query = \"SELECT 1 WHERE now() > :watermark\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let plain = hcc(&["check-config", path.to_str().unwrap()]);
+    assert!(plain.status.success(), "{}", text(&plain.stderr));
+    let connect = hcc(&["check-config", "--connect", path.to_str().unwrap()]);
+    assert_eq!(connect.status.code(), Some(1));
+    let out = text(&connect.stdout);
+    assert!(out.contains("store (sqlite): reachable"), "{out}");
+    assert!(
+        out.contains("source gone (postgres://***@127.0.0.1:5432/hcc_no_such_db)"),
+        "{out}"
+    );
+    assert!(out.contains("hcc_no_such_db\" does not exist"), "{out}");
+}
+
+#[test]
+fn sigterm_stops_the_service_cleanly_with_exit_code_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = dir.path().join("run.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[service]\nlisten = \"127.0.0.1:{port}\"\n[store]\nurl = \"sqlite://{}/store.db\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hcc-monitor"))
+        .args(["run", "--config", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(ready, "the service listens");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = (0..200)
+        .find_map(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            child.try_wait().unwrap()
+        })
+        .expect("the service exits after SIGTERM");
+    assert_eq!(status.code(), Some(0));
+}
+
+/// Dossiers at hand-picked instants around Wednesday 4 March 2026, 10:00 in Hanoi. Office hours
+/// 07:00-11:30 and 13:30-17:00 (8 h a day); no holiday in these weeks.
+const SCHEMA: &str = "CREATE TABLE ho_so (ma text PRIMARY KEY, thu_tuc text, don_vi text,
+    kenh int, nhan timestamp, hen timestamp, xong timestamp, tt text, sua timestamp);
+INSERT INTO ho_so VALUES
+ ('A', 'P3', 'SO_TU_PHAP', 2, '2026-03-02 08:00', NULL, NULL, 'XL', '2026-03-02 08:00'),
+ ('B', 'PX', 'SO_TU_PHAP', 1, '2026-03-03 16:00', '2026-03-13 17:00', NULL, 'XL', '2026-03-03 16:00'),
+ ('C', 'PX', 'SO_NNMT', 1, '2026-02-23 08:00', '2026-03-03 17:00', NULL, 'XL', '2026-02-23 08:00'),
+ ('D', 'PX', 'SO_NNMT', 1, '2026-02-25 08:00', '2026-03-05 17:00', NULL, 'XL', '2026-02-25 08:00'),
+ ('E', 'PX', 'SO_NNMT', 1, '2026-03-02 08:00', '2026-03-09 17:00', NULL, 'BS', '2026-03-03 09:00'),
+ ('F', 'PX', 'SO_TU_PHAP', 2, '2026-03-02 08:00', '2026-03-04 17:00', '2026-03-03 15:00', 'KQ', '2026-03-03 15:00'),
+ ('G', 'PX', 'SO_NNMT', 1, '2026-02-26 08:00', '2026-03-02 17:00', '2026-03-03 09:00', 'KQ', '2026-03-03 09:00'),
+ ('H', 'PX', 'SO_TU_PHAP', 1, '2026-02-27 08:00', '2026-03-03 17:00', '2026-03-03 16:00', 'KQ', '2026-03-03 16:00')";
+
+const AS_OF: &str = "2026-03-04T10:00:00+07:00";
+
+#[tokio::test]
+async fn dossiers_and_report_as_of_a_past_instant_through_a_real_postgres_source() {
+    let db = TestDb::create(Server::Postgres).await;
+    db.exec(SCHEMA).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e2e.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[store]
+url = "sqlite://{}/store.db"
+[catalogue.procedures]
+P3 = "3 working days"
+[[source]]
+name = "pg"
+url = "{}"
+query = """SELECT ma AS dossier_id, thu_tuc AS procedure_code, don_vi AS department,
+  kenh AS channel, nhan AS received_at, hen AS due_at, xong AS resolved_at, tt AS status,
+  sua AS updated_at FROM ho_so WHERE sua >= :watermark"""
+[source.status_map]
+XL = "in_progress"
+BS = "supplement_requested"
+KQ = "resolved"
+"#,
+            dir.path().display(),
+            db.url()
+        ),
+    )
+    .unwrap();
+    let config = path.to_str().unwrap();
+
+    let polled = hcc(&["poll-once", "--config", config, "--as-of", AS_OF]);
+    assert!(polled.status.success(), "{}", text(&polled.stderr));
+    assert!(
+        text(&polled.stdout).contains("pg: 8 rows stored, 0 rejected"),
+        "{}",
+        text(&polled.stdout)
+    );
+
+    let listed = hcc(&[
+        "dossiers", "--config", config, "--as-of", AS_OF, "--format", "json",
+    ]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let views: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    let got: Vec<(&str, &str, Option<i64>)> = views
+        .iter()
+        .map(|v| {
+            (
+                v["dossier_id"].as_str().unwrap(),
+                v["sla_state"].as_str().unwrap(),
+                v["left_working_secs"].as_i64(),
+            )
+        })
+        .collect();
+    const H: i64 = 3600;
+    assert_eq!(
+        got,
+        vec![
+            // C: due Tue 17:00; Wed 07:00-10:00 past it.
+            ("C", "overdue", Some(-3 * H)),
+            // A: no due in the source; P3 = 24 working hours from Mon 08:00 (7 h Mon, 8 h Tue,
+            // 8 h Wed, 1 h Thu) = Thu 08:00; left Wed 10:00-11:30, 13:30-17:00, Thu 07:00-08:00.
+            ("A", "due_soon", Some(6 * H)),
+            // D: 42 h of 55 h used (0.76 >= 0.75); 13 h left.
+            ("D", "at_risk", Some(13 * H)),
+            // E: asked for a supplement on Tue 09:00 and paused since: 9 paused working hours
+            // (Tue 09:00-11:30, 13:30-17:00 = 6 h; Wed 07:00-10:00 = 3 h) move its due from
+            // Mon 9/3 17:00 to Wed 11/3 08:00: 5 + 8 + 8 + 8 + 8 + 1 = 38 h left.
+            ("E", "paused", Some(38 * H)),
+            // B: 4 h of 65 h used.
+            ("B", "on_track", Some(61 * H)),
+        ]
+    );
+    let a = &views[1];
+    assert_eq!(
+        a["due_at"], "2026-03-05T01:00:00Z",
+        "Thursday 08:00 in Hanoi"
+    );
+
+    let overdue = hcc(&[
+        "dossiers", "--config", config, "--as-of", AS_OF, "--state", "overdue",
+    ]);
+    let table = text(&overdue.stdout);
+    assert!(table.contains("quá hạn 3 giờ làm việc"), "{table}");
+    assert!(table.contains("1 open dossiers"), "{table}");
+
+    let report = hcc(&[
+        "report", "--config", config, "--as-of", AS_OF, "--period", "month", "--format", "json",
+    ]);
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    let r: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let t = &r["total"];
+    let n = |k: &str| t[k].as_u64().unwrap();
+    // Received in March: A, B, E, F; carried over from February: C, D, G, H.
+    assert_eq!((n("received"), n("carried_over"), n("online")), (4, 4, 2));
+    // Resolved in March: F early, H on the due day (on time), G a day late.
+    assert_eq!(
+        (n("resolved"), n("early"), n("on_time"), n("late")),
+        (3, 1, 1, 1)
+    );
+    assert_eq!(
+        (
+            n("in_progress"),
+            n("within_deadline"),
+            n("overdue"),
+            n("paused")
+        ),
+        (4, 3, 1, 1)
+    );
+    assert!((t["on_time_rate"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(
+        r["from"], "2026-02-28T17:00:00+00:00",
+        "1 March, local midnight"
+    );
+}

@@ -1,0 +1,162 @@
+//! The evaluation cycle's metrics at a fixed instant, on both store backends (SQLite and
+//! PostgreSQL): SLA states, outcomes by period, due-date changes, and label sets that go away.
+
+use std::sync::Arc;
+
+use hcc_monitor::clock::FixedClock;
+use hcc_monitor::config::Secret;
+use hcc_monitor::evaluate::Evaluator;
+use hcc_monitor::metrics::Metrics;
+use hcc_monitor::source::{PollMode, Poller};
+use hcc_monitor::store::Store;
+use sqlx::{AssertSqlSafe, Connection, Executor};
+
+use crate::helpers::app::{config, metric_value};
+use crate::helpers::db::{Server, TestDb};
+
+/// Wednesday 4 March 2026, 10:00 in Hanoi (see cli.rs for the hand-worked deadlines).
+const NOW: &str = "2026-03-04T03:00:00Z";
+
+const SCHEMA: &str = "CREATE TABLE t (id TEXT PRIMARY KEY, p TEXT, d TEXT, r TEXT, due TEXT,
+    done TEXT, st TEXT, u TEXT);
+INSERT INTO t VALUES
+ ('C', 'PX', 'SO_NNMT', '2026-02-23 08:00:00', '2026-03-03 17:00:00', NULL, 'in_progress', '2026-02-23 08:00:00'),
+ ('D', 'PX', 'SO_NNMT', '2026-02-25 08:00:00', '2026-03-05 17:00:00', NULL, 'in_progress', '2026-02-25 08:00:00'),
+ ('F', 'PX', 'SO_TU_PHAP', '2026-03-02 08:00:00', '2026-03-04 17:00:00', '2026-03-03 15:00:00', 'resolved', '2026-03-03 15:00:00'),
+ ('G', 'PX', 'SO_NNMT', '2026-02-26 08:00:00', '2026-03-02 17:00:00', '2026-03-03 09:00:00', 'returned', '2026-03-03 09:00:00')";
+
+async fn sqlite_exec(url: &str, script: &str) {
+    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+    for s in script.split(";\n").filter(|s| !s.trim().is_empty()) {
+        conn.execute(AssertSqlSafe(s.to_string())).await.unwrap();
+    }
+}
+
+async fn scenario(store_url: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!("sqlite://{}/source.db", dir.path().display());
+    sqlite_exec(&format!("{source}?mode=rwc"), SCHEMA).await;
+    let mut cfg = config(
+        dir.path(),
+        &format!(
+            "[[source]]\nname = \"s\"\nurl = \"{source}\"\nquery = \"SELECT id AS dossier_id, \
+             p AS procedure_code, d AS department, r AS received_at, due AS due_at, \
+             done AS resolved_at, st AS status, u AS updated_at FROM t WHERE u >= :watermark\"\n"
+        ),
+    );
+    if let Some(url) = store_url {
+        cfg.store.url = Secret::new(url);
+    }
+    let store = Store::open_and_migrate(&cfg.store).await.unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let now = NOW.parse().unwrap();
+    let poller = Poller::new(
+        cfg.sources[0].clone(),
+        store.clone(),
+        metrics.clone(),
+        Arc::new(FixedClock(now)),
+        cfg.deadlines(),
+    )
+    .unwrap();
+    let evaluator = Evaluator::new(&cfg, store.clone(), metrics.clone());
+    poller.poll(PollMode::Incremental).await.unwrap();
+    evaluator.refresh(now).await.unwrap();
+
+    let exposition = metrics.render();
+    let m = |series: &str| metric_value(&exposition, series);
+    assert_eq!(
+        m(r#"hcc_dossiers_open{department="SO_NNMT",sla_state="overdue",source="s"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        m(r#"hcc_dossiers_open{department="SO_NNMT",sla_state="at_risk",source="s"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        m(
+            r#"hcc_dossiers_resolved{department="SO_TU_PHAP",outcome="early",period="month",source="s"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        m(r#"hcc_dossiers_resolved{department="SO_NNMT",outcome="late",period="day",source="s"}"#),
+        Some(0.0),
+        "resolved yesterday: not today"
+    );
+    assert_eq!(
+        m(r#"hcc_dossiers_resolved{department="SO_NNMT",outcome="late",period="year",source="s"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        m(r#"hcc_dossiers_carried_over{department="SO_NNMT",period="month",source="s"}"#),
+        Some(3.0),
+        "C, D and G were received in February, still open on 1 March"
+    );
+    // G took Thu 26/2 08:00 to Tue 3/3 09:00: Thu 7 h, Fri 8 h, Mon 8 h, Tue 2 h = 25 h.
+    assert_eq!(
+        m(r#"hcc_dossier_processing_working_seconds_sum{department="SO_NNMT",source="s"}"#),
+        Some(25.0 * 3600.0)
+    );
+    // C is 3 working hours late.
+    assert_eq!(
+        m(r#"hcc_dossier_overdue_working_seconds_sum{department="SO_NNMT",source="s"}"#),
+        Some(3.0 * 3600.0)
+    );
+
+    // D is re-appointed twice and C is resolved; a second cycle must not observe G again.
+    for (due, u) in [
+        ("2026-03-06 17:00:00", "2026-03-04 08:00:00"),
+        ("2026-03-09 17:00:00", "2026-03-04 09:00:00"),
+    ] {
+        sqlite_exec(
+            &source,
+            &format!("UPDATE t SET due = '{due}', u = '{u}' WHERE id = 'D'"),
+        )
+        .await;
+        poller.poll(PollMode::Incremental).await.unwrap();
+    }
+    sqlite_exec(
+        &source,
+        "UPDATE t SET st = 'resolved', done = '2026-03-04 09:30:00', u = '2026-03-04 09:30:00' WHERE id = 'C'",
+    )
+    .await;
+    poller.poll(PollMode::Incremental).await.unwrap();
+    evaluator.refresh(now).await.unwrap();
+    let exposition = metrics.render();
+    let m = |series: &str| metric_value(&exposition, series);
+    assert_eq!(
+        m(r#"hcc_dossier_due_changes_total{department="SO_NNMT",source="s"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        m(r#"hcc_dossiers_reappointed_more_than_once{department="SO_NNMT",source="s"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        m(r#"hcc_dossiers_open{department="SO_NNMT",sla_state="overdue",source="s"}"#),
+        None,
+        "no overdue dossier left: the series is gone, not stuck at its last value"
+    );
+    assert_eq!(
+        m(r#"hcc_dossier_processing_working_seconds_count{department="SO_NNMT",source="s"}"#),
+        Some(2.0),
+        "G observed once, C once"
+    );
+    assert_eq!(
+        m(r#"hcc_dossiers_resolved{department="SO_NNMT",outcome="late",period="day",source="s"}"#),
+        Some(1.0),
+        "C resolved today, a day late"
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn evaluation_metrics_on_the_sqlite_store() {
+    scenario(None).await;
+}
+
+#[tokio::test]
+async fn evaluation_metrics_on_the_postgres_store() {
+    let db = TestDb::create(Server::Postgres).await;
+    scenario(Some(db.url())).await;
+}
