@@ -124,7 +124,9 @@ async fn add_bad_rows(url: &str, now: DateTime<Utc>, tz: Tz) -> Result<(), DemoE
 /// Every 5 seconds: one or two dossiers arrive, and a few open ones move on (taken up,
 /// resolved, returned, a supplement requested...).
 pub fn trickle_job(source: &Path, tz: Tz, due: DueFn) -> Job {
-    let url = format!("sqlite://{}", source.display());
+    // mode=rw: if the demo database was moved away (to watch the source go down), the trickle
+    // fails too instead of creating an empty one in its place.
+    let url = format!("sqlite://{}?mode=rw", source.display());
     let generator = Arc::new(Mutex::new(Generator::new(
         Utc::now().timestamp() as u64,
         tz,

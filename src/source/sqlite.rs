@@ -18,7 +18,11 @@ pub fn connect(cfg: &SourceConfig) -> Result<SqlitePool, sqlx::Error> {
         .read_only(true)
         .busy_timeout(cfg.statement_timeout)
         .log_statements(tracing::log::LevelFilter::Trace);
-    Ok(pool_options::<sqlx::Sqlite>(cfg).connect_lazy_with(options))
+    // A connection is used for one poll and closed: a database file that was removed, replaced
+    // or made unreadable is then noticed by the next poll, not hidden behind an open handle.
+    Ok(pool_options::<sqlx::Sqlite>(cfg)
+        .max_lifetime(std::time::Duration::from_millis(1))
+        .connect_lazy_with(options))
 }
 
 /// The watermark is bound as text `YYYY-MM-DD HH:MM:SS[.ffffff]`, which orders correctly

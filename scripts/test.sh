@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine: installs and starts what the tests need, then
+# runs every test (unit, integration against real PostgreSQL, MariaDB, SMTP and Prometheus, and
+# the alert-rule tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/test-deps.sh
+
+# Benchmarks are left out on purpose: they measure, they do not test (see docs/performance.md).
+cargo test --locked --lib --bins --tests
+
+if compgen -G "alerts/*.yml" >/dev/null; then
+    promtool check rules alerts/*.yml
+fi
+if compgen -G "alerts/tests/*.yml" >/dev/null; then
+    promtool test rules alerts/tests/*.yml
+fi
