@@ -50,3 +50,79 @@ pub fn spans(row: &EvalRow, changes: Option<&Vec<PauseChange>>) -> Vec<PauseSpan
     }
     spans
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: &str, updated_at: i64, paused: Option<(i64, Option<i64>)>) -> EvalRow {
+        EvalRow {
+            source: "s".into(),
+            dossier_id: "d".into(),
+            procedure_code: "p".into(),
+            procedure_name: None,
+            department: "x".into(),
+            channel: "direct".into(),
+            received_at: 0,
+            due_at: None,
+            resolved_at: None,
+            status: status.into(),
+            updated_at,
+            paused_at: paused.map(|p| p.0),
+            resumed_at: paused.and_then(|p| p.1),
+            outcome: None,
+        }
+    }
+
+    fn change(old: &str, new: &str, at: i64) -> PauseChange {
+        PauseChange {
+            old_status: old.into(),
+            new_status: new.into(),
+            changed_at: at,
+        }
+    }
+
+    fn span(start: i64, end: Option<i64>) -> PauseSpan {
+        PauseSpan {
+            start: instant(start),
+            end: end.map(instant),
+        }
+    }
+
+    #[test]
+    fn the_sources_own_pause_timestamps_win_over_observed_changes() {
+        let changes = vec![change("in_progress", "supplement_requested", 50)];
+        let r = row("in_progress", 400, Some((100, Some(300))));
+        assert_eq!(spans(&r, Some(&changes)), vec![span(100, Some(300))]);
+    }
+
+    #[test]
+    fn observed_changes_make_closed_and_open_spans() {
+        let changes = vec![
+            change("in_progress", "supplement_requested", 100),
+            change("supplement_requested", "in_progress", 200),
+            change("in_progress", "awaiting_payment", 300),
+            // From one paused status to another: still one pause.
+            change("awaiting_payment", "stopped", 350),
+        ];
+        let r = row("stopped", 350, None);
+        assert_eq!(
+            spans(&r, Some(&changes)),
+            vec![span(100, Some(200)), span(300, None)]
+        );
+    }
+
+    #[test]
+    fn a_pause_begun_before_the_monitor_saw_the_dossier_gets_no_credit_once_it_ends() {
+        let changes = vec![change("supplement_requested", "in_progress", 200)];
+        assert_eq!(
+            spans(&row("in_progress", 200, None), Some(&changes)),
+            vec![]
+        );
+        // Still paused when first seen: paused since its last change at the source.
+        assert_eq!(
+            spans(&row("supplement_requested", 120, None), None),
+            vec![span(120, None)]
+        );
+    }
+}

@@ -1,8 +1,10 @@
 //! Integration tests, one binary: real PostgreSQL, MariaDB and SQLite sources, the service on a
 //! real port, the binary itself.
 
+mod api;
 mod cli;
 mod config_errors;
+mod demo_data;
 mod evaluation;
 mod example_config;
 mod helpers;

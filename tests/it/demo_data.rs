@@ -1,0 +1,65 @@
+//! The demo generator fills every dialect, and what it writes reads back through the demo's
+//! own source query.
+
+use std::sync::Arc;
+
+use hcc_monitor::dossier::Status;
+use hcc_monitor::source::PollMode;
+
+use crate::helpers::app::poller;
+use crate::helpers::db::{Server, TestDb};
+
+async fn fill_and_poll(url: String) {
+    let calendar =
+        Arc::new(hcc_monitor::calendar::Calendar::from_settings(&Default::default()).unwrap());
+    let due: hcc_monitor::demo::generator::DueFn =
+        Arc::new(move |t, d| calendar.add_working_days(t, d));
+    let now = chrono::Utc::now();
+    hcc_monitor::demo::fill(
+        &url,
+        1500,
+        60,
+        now,
+        chrono_tz::Asia::Ho_Chi_Minh,
+        due.clone(),
+    )
+    .await
+    .expect("fill");
+    // A second fill adds rows with fresh ids instead of colliding.
+    hcc_monitor::demo::fill(&url, 500, 60, now, chrono_tz::Asia::Ho_Chi_Minh, due)
+        .await
+        .expect("fill again");
+    let demo = include_str!("../../src/demo/demo.toml");
+    let sources = demo[demo.find("[[source]]").unwrap()..]
+        .replace("sqlite://{{dir}}/source.db", &url)
+        .replace("{{query}}", hcc_monitor::demo::db::SOURCE_QUERY);
+    let dir = tempfile::tempdir().unwrap();
+    let (poller, store, _) = poller(dir.path(), &sources).await;
+    let report = poller.poll(PollMode::Incremental).await.expect("poll");
+    assert_eq!((report.rows, report.rejected), (2000, 0));
+    let counts = store.count_by_status().await.unwrap();
+    for status in [
+        Status::InProgress,
+        Status::Returned,
+        Status::SupplementRequested,
+    ] {
+        let n: i64 = counts
+            .iter()
+            .filter(|c| c.status == status.as_str())
+            .map(|c| c.count)
+            .sum();
+        assert!(n > 0, "the demo data has {status} dossiers: {counts:?}");
+    }
+}
+
+#[tokio::test]
+async fn demo_data_fills_postgres_and_reads_back() {
+    let db = TestDb::create(Server::Postgres).await;
+    fill_and_poll(db.url()).await;
+}
+
+#[tokio::test]
+async fn demo_data_fills_mariadb_and_reads_back() {
+    let db = TestDb::create(Server::MySql).await;
+    fill_and_poll(db.url()).await;
+}
