@@ -89,6 +89,23 @@ fn bad_config_files_report_every_problem_with_its_key() {
             vec!["source[0].query: has no :watermark placeholder; expected e.g. `WHERE updated_at >= :watermark` so that polls read only what changed"],
         ),
         (
+            "calendar, SLA and catalogue values",
+            format!(
+                "[calendar]\nsessions = [\"13:30-12:00\"]\n[sla]\nat_risk_fraction = 1.5\n\
+                 [catalogue.procedures]\n\"1.001234\" = \"10 workdays\"\n{GOOD_SOURCE}"
+            ),
+            vec![
+                "calendar.sessions[0]: \"13:30-12:00\" ends before it starts; expected HH:MM-HH:MM with start < end",
+                "catalogue.procedures.1.001234: \"10 workdays\" is not a statutory time; expected \"N working days\", \"N working hours\" or \"N calendar days\" with N >= 1",
+                "sla.at_risk_fraction: 1.5 is out of range; expected a fraction in (0, 1]",
+            ],
+        ),
+        (
+            "a source that computes every due date with an empty catalogue",
+            format!("{GOOD_SOURCE}compute_due = true\n"),
+            vec!["source[0].compute_due: is true but the catalogue has no procedures; expected [catalogue] procedures or file"],
+        ),
+        (
             "service and store values",
             "[service]\nlisten = \"localhost\"\nbearer_token = \"short\"\n[store]\nurl = \"mysql://root@127.0.0.1/hcc\"\n".into(),
             vec![
