@@ -23,7 +23,24 @@ use crate::metrics::Metrics;
 use crate::sla::{
     Evaluation, OpenDossier, Outcome, SlaPolicy, SlaState, evaluate, outcome, paused_working_secs,
 };
-use crate::store::{EvalRow, PauseChange, Scored, Store, StoreError};
+use crate::store::{EvalRow, PauseChange, PeriodCounts, Scored, Store, StoreError};
+use prometheus::IntGaugeVec;
+
+/// Rebuilds a family with one series per key and period (day, month, year).
+fn set_periods<K, const N: usize>(
+    gauges: &IntGaugeVec,
+    counts: &[PeriodCounts<K>],
+    labels: impl Fn(&K) -> [&String; N],
+) {
+    gauges.reset();
+    for c in counts {
+        for (period, n) in [("day", c.day), ("month", c.month), ("year", c.year)] {
+            let mut values: Vec<&str> = labels(&c.key).iter().map(|s| s.as_str()).collect();
+            values.push(period);
+            gauges.with_label_values(&values).set(n);
+        }
+    }
+}
 
 fn instant(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_default()
@@ -216,33 +233,9 @@ impl Evaluator {
                         .observe(late as f64);
                 }
             }
-            m.dossiers_resolved.reset();
-            for c in &resolved {
-                let (s, d, o) = &c.key;
-                for (period, n) in [("day", c.day), ("month", c.month), ("year", c.year)] {
-                    m.dossiers_resolved
-                        .with_label_values(&[s, d, o, period])
-                        .set(n);
-                }
-            }
-            m.dossiers_received.reset();
-            for c in &received {
-                let (s, d, ch) = &c.key;
-                for (period, n) in [("day", c.day), ("month", c.month), ("year", c.year)] {
-                    m.dossiers_received
-                        .with_label_values(&[s, d, ch, period])
-                        .set(n);
-                }
-            }
-            m.dossiers_carried_over.reset();
-            for c in &carried {
-                let (s, d) = &c.key;
-                for (period, n) in [("day", c.day), ("month", c.month), ("year", c.year)] {
-                    m.dossiers_carried_over
-                        .with_label_values(&[s, d, period])
-                        .set(n);
-                }
-            }
+            set_periods(&m.dossiers_resolved, &resolved, |(s, d, o)| [s, d, o]);
+            set_periods(&m.dossiers_received, &received, |(s, d, c)| [s, d, c]);
+            set_periods(&m.dossiers_carried_over, &carried, |(s, d)| [s, d]);
             m.dossiers.reset();
             for c in &by_status {
                 m.dossiers

@@ -193,31 +193,9 @@ impl Store {
         &self,
         p: Periods,
     ) -> Result<Vec<PeriodCounts<(String, String, String)>>, StoreError> {
-        let rows: Vec<(String, String, String, i64, i64, i64)> = on_pool!(self, pool =>
-            sqlx::query_as(
-                "SELECT source, department, outcome, \
-                 SUM(CASE WHEN resolved_at >= $1 THEN 1 ELSE 0 END), \
-                 SUM(CASE WHEN resolved_at >= $2 THEN 1 ELSE 0 END), COUNT(*) \
-                 FROM dossiers WHERE vanished_at IS NULL AND outcome IS NOT NULL \
-                 AND resolved_at >= $3 AND resolved_at <= $4 \
-                 GROUP BY source, department, outcome",
-            )
-            .bind(p.day_start.timestamp())
-            .bind(p.month_start.timestamp())
-            .bind(p.year_start.timestamp())
-            .bind(p.now.timestamp())
-            .fetch_all(pool)
-            .await)
-        .map_err(failed("counting resolved dossiers"))?;
-        Ok(rows
-            .into_iter()
-            .map(|(s, d, o, day, month, year)| PeriodCounts {
-                key: (s, d, o),
-                day,
-                month,
-                year,
-            })
-            .collect())
+        self.counts_by_period(p, "outcome", "resolved_at", "AND outcome IS NOT NULL")
+            .await
+            .map_err(failed("counting resolved dossiers"))
     }
 
     /// Received dossiers by (source, department, channel) over the day, month and year to now.
@@ -225,26 +203,39 @@ impl Store {
         &self,
         p: Periods,
     ) -> Result<Vec<PeriodCounts<(String, String, String)>>, StoreError> {
+        self.counts_by_period(p, "channel", "received_at", "")
+            .await
+            .map_err(failed("counting received dossiers"))
+    }
+
+    /// Dossiers by (source, department, `key`) whose instant `at` falls in the day, month and
+    /// year up to now. The fragments are this module's own constants.
+    async fn counts_by_period(
+        &self,
+        p: Periods,
+        key: &'static str,
+        at: &'static str,
+        filter: &'static str,
+    ) -> Result<Vec<PeriodCounts<(String, String, String)>>, sqlx::Error> {
+        let sql = format!(
+            "SELECT source, department, {key}, \
+             SUM(CASE WHEN {at} >= $1 THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN {at} >= $2 THEN 1 ELSE 0 END), COUNT(*) \
+             FROM dossiers WHERE vanished_at IS NULL {filter} AND {at} >= $3 AND {at} <= $4 \
+             GROUP BY source, department, {key}"
+        );
         let rows: Vec<(String, String, String, i64, i64, i64)> = on_pool!(self, pool =>
-            sqlx::query_as(
-                "SELECT source, department, channel, \
-                 SUM(CASE WHEN received_at >= $1 THEN 1 ELSE 0 END), \
-                 SUM(CASE WHEN received_at >= $2 THEN 1 ELSE 0 END), COUNT(*) \
-                 FROM dossiers WHERE vanished_at IS NULL \
-                 AND received_at >= $3 AND received_at <= $4 \
-                 GROUP BY source, department, channel",
-            )
-            .bind(p.day_start.timestamp())
-            .bind(p.month_start.timestamp())
-            .bind(p.year_start.timestamp())
-            .bind(p.now.timestamp())
-            .fetch_all(pool)
-            .await)
-        .map_err(failed("counting received dossiers"))?;
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(p.day_start.timestamp())
+                .bind(p.month_start.timestamp())
+                .bind(p.year_start.timestamp())
+                .bind(p.now.timestamp())
+                .fetch_all(pool)
+                .await)?;
         Ok(rows
             .into_iter()
-            .map(|(s, d, c, day, month, year)| PeriodCounts {
-                key: (s, d, c),
+            .map(|(s, d, k, day, month, year)| PeriodCounts {
+                key: (s, d, k),
                 day,
                 month,
                 year,
