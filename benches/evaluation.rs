@@ -1,0 +1,129 @@
+//! `cargo bench --bench evaluation`: the store side at scale, in one run on the embedded
+//! default (SQLite store, SQLite source):
+//! - initial full sync of a generated dossier database into the store (rows/s, wall time);
+//! - the evaluation cycle (SLA engine over every open dossier, period counts, gauges), the first
+//!   one scoring every resolved dossier, then steady cycles: target ≤ 1 s at 1,000,000 dossiers;
+//! - rendering /metrics: target ≤ 20 ms;
+//! - peak RSS of the process.
+//!
+//! `HCC_BENCH_ROWS` sets the number of dossiers (default 1,000,000). Medians of repeated runs;
+//! the machine is shared, so compare figures from one run.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use hcc_monitor::calendar::Calendar;
+use hcc_monitor::clock::SystemClock;
+use hcc_monitor::config::Config;
+use hcc_monitor::evaluate::Evaluator;
+use hcc_monitor::metrics::Metrics;
+use hcc_monitor::source::{PollMode, Poller};
+use hcc_monitor::store::Store;
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn main() {
+    let rows: usize = std::env::var("HCC_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run(rows));
+}
+
+async fn run(rows: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("source.db");
+    let calendar = Arc::new(Calendar::from_settings(&Default::default()).expect("calendar"));
+    let cal = calendar.clone();
+    let due: hcc_monitor::demo::generator::DueFn = Arc::new(move |t, d| cal.add_working_days(t, d));
+    let now = Utc::now();
+
+    let started = Instant::now();
+    // 60 days of history: about one dossier in ten is still open, as the target assumes.
+    hcc_monitor::demo::fill(
+        &format!("sqlite://{}?mode=rwc", source.display()),
+        rows,
+        60,
+        now,
+        calendar.time_zone(),
+        due,
+    )
+    .await
+    .expect("fill the source");
+    let generated = started.elapsed();
+
+    let demo = include_str!("../src/demo/demo.toml");
+    let text = format!(
+        "[store]\nurl = \"sqlite://{}/store.db\"\n{}",
+        dir.path().display(),
+        &demo[demo.find("[[source]]").expect("a source section")..]
+            .replace("{{dir}}", &dir.path().display().to_string())
+            .replace("{{query}}", hcc_monitor::demo::db::SOURCE_QUERY)
+    );
+    let config = Config::parse(std::path::Path::new("bench.toml"), &text, |_| None)
+        .expect("bench config");
+    let store = Store::open_and_migrate(&config.store).await.expect("store");
+    let metrics = Arc::new(Metrics::new());
+    let poller = Poller::new(
+        config.sources[0].clone(),
+        store.clone(),
+        metrics.clone(),
+        Arc::new(SystemClock),
+        config.deadlines(),
+    )
+    .expect("poller");
+
+    let started = Instant::now();
+    let report = poller.poll(PollMode::Incremental).await.expect("initial sync");
+    let sync = started.elapsed();
+
+    let evaluator = Evaluator::new(&config, store.clone(), metrics.clone());
+    let started = Instant::now();
+    evaluator.refresh(now).await.expect("first cycle");
+    let first_cycle = started.elapsed();
+    let open = evaluator.open_dossiers(now).await.expect("open").len();
+
+    let mut cycles = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        evaluator.refresh(Utc::now()).await.expect("cycle");
+        cycles.push(started.elapsed());
+    }
+    let mut renders = Vec::new();
+    let mut size = 0;
+    for _ in 0..20 {
+        let started = Instant::now();
+        size = metrics.render().len();
+        renders.push(started.elapsed());
+    }
+
+    let secs = |d: Duration| d.as_secs_f64();
+    println!("hcc-monitor evaluation benchmark: {rows} dossiers, {open} open");
+    println!("| step | figure | target |");
+    println!("| --- | --- | --- |");
+    println!("| generate the source (demo generator) | {:.1} s, {:.0} rows/s | - |", secs(generated), rows as f64 / secs(generated));
+    println!("| initial full sync source → SQLite store | {:.1} s, {:.0} rows/s ({} rows) | - |", secs(sync), report.rows as f64 / secs(sync), report.rows);
+    println!("| first evaluation cycle (scores every resolved dossier once) | {:.2} s | - |", secs(first_cycle));
+    println!("| evaluation cycle, median of 5 | {:.3} s | ≤ 1 s |", secs(median(cycles)));
+    println!("| /metrics render, median of 20 | {:.2} ms ({} bytes) | ≤ 20 ms |", secs(median(renders)) * 1000.0, size);
+    println!("| peak RSS | {:.0} MiB | ≤ 300 MiB |", peak_rss_mib());
+}
