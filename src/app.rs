@@ -11,8 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::handoff::Handoffs;
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
+use crate::probe::{Probe, SoftwareReader};
 use crate::scheduler::{self, Job};
 use crate::source::{PollMode, Poller, SourceError};
 use crate::store::{Store, StoreError};
@@ -28,6 +30,10 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Source(#[from] SourceError),
+    #[error(transparent)]
+    Probe(#[from] crate::probe::ProbeError),
+    #[error(transparent)]
+    Software(#[from] crate::probe::SoftwareError),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -40,6 +46,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     pollers: Vec<Arc<Poller>>,
+    /// Probes, software error counts and handoffs: one job each.
+    monitor_jobs: Vec<Job>,
     extra_jobs: Vec<Job>,
 }
 
@@ -63,12 +71,22 @@ impl Application {
                 Poller::new(s.clone(), store.clone(), metrics.clone(), clock.clone()).map(Arc::new)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let monitor_jobs = monitor_jobs(&config, &pollers, &metrics)?;
+        let handoffs = Arc::new(Handoffs::new(
+            config.handoffs.clone(),
+            store.clone(),
+            config.calendar.clone(),
+            metrics.clone(),
+            clock,
+        ));
         let state = AppState {
             store,
             metrics,
             bearer_token: config.service.bearer_token.clone(),
+            handoffs,
         };
         Ok(Application {
+            monitor_jobs: [monitor_jobs, state.handoffs.jobs()].concat(),
             config,
             listener,
             state,
@@ -146,6 +164,7 @@ impl Application {
             )
             .run_at_start(FIRST_POLL_STAGGER * self.pollers.len() as u32 + Duration::from_secs(1)),
         );
+        jobs.extend(self.monitor_jobs.iter().cloned());
         jobs.extend(self.extra_jobs.iter().cloned());
         jobs
     }
@@ -199,6 +218,28 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// A job per probe and per software; SQL ones share their source's pool.
+fn monitor_jobs(
+    config: &Config,
+    pollers: &[Arc<Poller>],
+    metrics: &Arc<Metrics>,
+) -> Result<Vec<Job>, AppError> {
+    let pool = |name: &str| {
+        pollers
+            .iter()
+            .find(|p| p.name() == name)
+            .map(|p| p.pool().clone())
+    };
+    let mut jobs = Vec::new();
+    for cfg in &config.probes {
+        jobs.push(Arc::new(Probe::new(cfg.clone(), pool, metrics.clone())?).job());
+    }
+    for cfg in &config.software {
+        jobs.push(Arc::new(SoftwareReader::new(cfg.clone(), pool, metrics.clone())?).job());
+    }
+    Ok(jobs)
 }
 
 /// Fires the token on Ctrl-C or SIGTERM.

@@ -23,6 +23,10 @@ pub mod evaluate;
 pub mod metrics;
 /// Cron jobs with timeouts, skip-if-running, panic capture and shutdown.
 pub mod scheduler;
+/// Equipment and software probes (HTTP, TCP, SQL) and software error counts.
+pub mod probe;
+/// Transfers of dossiers between sources: pending, stuck, lag (DESIGN §7).
+pub mod handoff;
 /// The HTTP server: metrics, health, JSON API.
 pub mod http;
 /// Startup: builds the application and runs it until shutdown.

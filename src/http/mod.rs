@@ -3,6 +3,7 @@
 
 mod auth;
 mod error;
+mod handoffs;
 mod health;
 
 use std::sync::Arc;
@@ -25,12 +26,14 @@ pub struct AppState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub bearer_token: Option<Secret>,
+    pub handoffs: Arc<crate::handoff::Handoffs>,
 }
 
 pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route("/metrics", get(metrics))
         .route("/readyz", get(health::readyz))
+        .route("/api/v1/handoffs", get(handoffs::stuck))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_bearer,

@@ -102,13 +102,13 @@ impl Mapper {
             let dossier_id = required_text("dossier_id", id)?;
             let received_at = self.required_time("received_at", received)?;
             let due_at = self.time("due_at", due, true)?;
-            if let Some(due_at) = due_at {
-                if due_at < received_at {
-                    return Err(Reject(
-                        reason::DUE_BEFORE_RECEIVED,
-                        format!("due_at {due_at} is before received_at {received_at}"),
-                    ));
-                }
+            if let Some(due_at) = due_at
+                && due_at < received_at
+            {
+                return Err(Reject(
+                    reason::DUE_BEFORE_RECEIVED,
+                    format!("due_at {due_at} is before received_at {received_at}"),
+                ));
             }
             let raw_status = required_text("status", status)?;
             let status = self.status(&raw_status)?;

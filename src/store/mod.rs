@@ -3,11 +3,13 @@
 //! query is written once and `on_pool!` instantiates it for the backend in use.
 
 mod dossiers;
+mod handoffs;
 mod open;
 
 use sqlx::{PgPool, SqlitePool};
 
 pub use dossiers::{BatchOutcome, Rejection, StatusCount, StoredDossier};
+pub use handoffs::{Arrival, PendingHandoff};
 
 /// Runs the same expression against whichever pool the store has.
 macro_rules! on_pool {
