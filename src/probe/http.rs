@@ -214,25 +214,33 @@ fn not_after(der: &[u8]) -> Option<i64> {
     Some(cert.validity().not_after.timestamp())
 }
 
-/// Sorts a client error by what failed, looking through its chain of causes (TLS errors arrive
-/// wrapped in I/O errors, whose own `source` skips the wrapped error). The URL is left out of
-/// the message: it may carry credentials.
+/// Sorts a client error by what failed, looking through its chain of causes, and into the I/O
+/// errors on it: `io::Error::source` skips the error it wraps, which is where rustls' errors
+/// are. The URL is left out of the message: it may carry credentials.
 fn failure(e: reqwest::Error) -> Failure {
     let e = e.without_url();
     let mut reason = None;
     let mut cause = e.source();
     while let Some(err) = cause {
-        let inner = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref().map(|i| i as &(dyn std::error::Error + 'static)));
-        let candidates = [Some(err), inner];
-        for err in candidates.into_iter().flatten() {
-            reason = reason.or(if err.is::<DnsError>() {
+        let mut layers = vec![err];
+        let mut i = 0;
+        while let Some(&layer) = layers.get(i) {
+            if let Some(inner) = layer
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+            {
+                layers.push(inner);
+            }
+            i += 1;
+        }
+        for layer in layers {
+            reason = reason.or(if layer.is::<DnsError>() {
                 Some(Reason::Dns)
-            } else if err.is::<rustls::Error>() {
+            } else if layer.is::<rustls::Error>() {
                 Some(Reason::Tls)
             } else {
-                err.downcast_ref::<std::io::Error>()
+                layer
+                    .downcast_ref::<std::io::Error>()
                     .filter(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
                     .map(|_| Reason::Refused)
             });

@@ -2,7 +2,9 @@
 //! real port, the binary itself.
 
 mod config_errors;
+mod handoffs;
 mod helpers;
+mod probes;
 mod resilience;
 mod sources_mysql;
 mod sources_postgres;
