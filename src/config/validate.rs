@@ -101,7 +101,9 @@ impl Checker<'_> {
             }
             Some(n)
                 if n.is_empty()
-                    || !n.chars().all(|ch| ch.is_ascii_alphanumeric() || "_-".contains(ch)) =>
+                    || !n
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || "_-".contains(ch)) =>
             {
                 self.problem(
                     key,

@@ -64,7 +64,10 @@ pub(crate) fn validate_handoffs(
                 if f == t {
                     c.problem(key("to"), "is the same source as from");
                 } else if !pairs.insert((f.clone(), t.clone())) {
-                    c.problem(key("to"), format!("the handoff {f} → {t} is declared twice"));
+                    c.problem(
+                        key("to"),
+                        format!("the handoff {f} → {t} is declared twice"),
+                    );
                 }
             }
             let transferred = match (h.transferred_status, h.transferred_raw_status) {

@@ -112,7 +112,9 @@ impl Handoffs {
         let stuck = pending
             .iter()
             .filter_map(|p| {
-                let waited = self.calendar.working_seconds_between(p.transferred_at, as_of);
+                let waited = self
+                    .calendar
+                    .working_seconds_between(p.transferred_at, as_of);
                 (waited >= h.stuck_after_working_secs).then(|| StuckHandoff {
                     dossier_id: p.dossier_id.clone(),
                     department: p.department.clone(),
@@ -145,7 +147,10 @@ impl Handoffs {
     async fn refresh(&self, h: &HandoffConfig) -> Result<(), StoreError> {
         let now = self.clock.now();
         self.track(h).await?;
-        let lag = self.metrics.handoff_lag.with_label_values(&[&h.from, &h.to]);
+        let lag = self
+            .metrics
+            .handoff_lag
+            .with_label_values(&[&h.from, &h.to]);
         for arrival in self.store.record_arrivals(&h.from, &h.to).await? {
             if arrival.timed {
                 let secs = (arrival.arrived_at - arrival.transferred_at).num_seconds();

@@ -156,7 +156,10 @@ fn misplaced(c: &mut Checker<'_>, prefix: &str, kind: &str, keys: &[(&str, bool,
         if *set && !kinds.contains(&kind) {
             c.problem(
                 format!("{prefix}.{key}"),
-                format!("is not a key of kind {kind:?}; it applies to kind {}", kinds.join(", ")),
+                format!(
+                    "is not a key of kind {kind:?}; it applies to kind {}",
+                    kinds.join(", ")
+                ),
             );
         }
     }
@@ -294,11 +297,8 @@ fn validate_probe(
         "a group such as \"kiosk\", \"queue_machine\", \"web\" or \"database\"",
     );
     let schedule = c.schedule(&key("schedule"), p.schedule.as_deref(), PROBE_SCHEDULE);
-    let timeout = Duration::from_secs(c.positive(
-        &key("timeout_secs"),
-        p.timeout_secs,
-        PROBE_TIMEOUT_SECS,
-    ));
+    let timeout =
+        Duration::from_secs(c.positive(&key("timeout_secs"), p.timeout_secs, PROBE_TIMEOUT_SECS));
     let kind_name = kind(c, &prefix, p.kind.as_deref(), &["http", "tcp", "sql"])?;
     misplaced(
         c,
@@ -308,10 +308,18 @@ fn validate_probe(
             ("ip_version", p.ip_version.is_some(), &["http", "tcp"]),
             ("url", p.url.is_some(), &["http"]),
             ("method", p.method.is_some(), &["http"]),
-            ("valid_status_codes", p.valid_status_codes.is_some(), &["http"]),
+            (
+                "valid_status_codes",
+                p.valid_status_codes.is_some(),
+                &["http"],
+            ),
             ("body_contains", p.body_contains.is_some(), &["http"]),
             ("headers", p.headers.is_some(), &["http"]),
-            ("insecure_skip_verify", p.insecure_skip_verify.is_some(), &["http"]),
+            (
+                "insecure_skip_verify",
+                p.insecure_skip_verify.is_some(),
+                &["http"],
+            ),
             ("target", p.target.is_some(), &["tcp"]),
             ("send", p.send.is_some(), &["tcp"]),
             ("expect", p.expect.is_some(), &["tcp"]),
@@ -329,13 +337,16 @@ fn validate_probe(
                 .ok();
             let codes = p.valid_status_codes.unwrap_or_default();
             if let Some(bad) = codes.iter().find(|code| !(100..=599).contains(*code)) {
-                c.problem(key("valid_status_codes"), format!("{bad} is not an HTTP status code"));
+                c.problem(
+                    key("valid_status_codes"),
+                    format!("{bad} is not an HTTP status code"),
+                );
             }
             let headers = headers(c, &prefix, p.headers);
             if let (Some(u), Some(ip)) = (&url, ip) {
-                let literal = u.host_str().and_then(|h| {
-                    h.trim_matches(['[', ']']).parse::<IpAddr>().ok()
-                });
+                let literal = u
+                    .host_str()
+                    .and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok());
                 if literal.is_some_and(|addr| !ip.accepts(addr)) {
                     c.problem(key("ip_version"), "contradicts the address in url");
                 }
@@ -373,7 +384,12 @@ fn validate_probe(
         }
         _ => {
             let source = source_name(c, key("source"), p.source, sources);
-            let query = required(c, key("query"), p.query, "the SQL to run, e.g. \"SELECT 1\"");
+            let query = required(
+                c,
+                key("query"),
+                p.query,
+                "the SQL to run, e.g. \"SELECT 1\"",
+            );
             ProbeKind::Sql(SqlProbeConfig {
                 source: source?,
                 query: query?,

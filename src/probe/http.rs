@@ -133,7 +133,10 @@ pub(super) struct HttpCheck {
 }
 
 impl HttpCheck {
-    pub(super) fn new(cfg: &HttpProbeConfig, timeout: Duration) -> Result<HttpCheck, reqwest::Error> {
+    pub(super) fn new(
+        cfg: &HttpProbeConfig,
+        timeout: Duration,
+    ) -> Result<HttpCheck, reqwest::Error> {
         let timings = SharedTimings::default();
         let client = client_builder(timeout)
             .pool_max_idle_per_host(0)

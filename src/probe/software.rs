@@ -43,6 +43,30 @@ pub enum SoftwareError {
     UnknownSource { system: String, source_name: String },
 }
 
+/// Makes each kind's counter equal to the software's count; returns how many kinds were kept.
+fn mirror(metrics: &Metrics, system: &str, counts: &BTreeMap<String, u64>) -> usize {
+    if counts.len() > MAX_KINDS {
+        tracing::warn!(
+            system,
+            kinds = counts.len(),
+            kept = MAX_KINDS,
+            "too many error kinds; the rest are dropped"
+        );
+    }
+    let family = &metrics.software_errors;
+    for (kind, count) in counts.iter().take(MAX_KINDS) {
+        let counter = family.with_label_values(&[system, kind]);
+        let seen = counter.get();
+        if *count >= seen {
+            counter.inc_by(count - seen);
+        } else {
+            let _ = family.remove_label_values(&[system, kind]);
+            family.with_label_values(&[system, kind]).inc_by(*count);
+        }
+    }
+    counts.len().min(MAX_KINDS)
+}
+
 enum Read {
     Sql {
         pool: SourcePool,
@@ -87,11 +111,7 @@ impl SoftwareReader {
                 headers: headers.clone(),
             },
         };
-        Ok(SoftwareReader {
-            cfg,
-            read,
-            metrics,
-        })
+        Ok(SoftwareReader { cfg, read, metrics })
     }
 
     /// Reads the counts once and mirrors them; returns how many kinds were read.
@@ -102,22 +122,7 @@ impl SoftwareReader {
                 system: self.cfg.system.clone(),
                 after: self.cfg.timeout,
             })??;
-        if counts.len() > MAX_KINDS {
-            tracing::warn!(system = %self.cfg.system, kinds = counts.len(), kept = MAX_KINDS, "too many error kinds; the rest are dropped");
-        }
-        let system = self.cfg.system.as_str();
-        let family = &self.metrics.software_errors;
-        for (kind, count) in counts.iter().take(MAX_KINDS) {
-            let counter = family.with_label_values(&[system, kind]);
-            let seen = counter.get();
-            if *count >= seen {
-                counter.inc_by(count - seen);
-            } else {
-                let _ = family.remove_label_values(&[system, kind]);
-                family.with_label_values(&[system, kind]).inc_by(*count);
-            }
-        }
-        Ok(counts.len().min(MAX_KINDS))
+        Ok(mirror(&self.metrics, &self.cfg.system, &counts))
     }
 
     async fn fetch(&self) -> Result<BTreeMap<String, u64>, SoftwareError> {
@@ -132,13 +137,13 @@ impl SoftwareReader {
                 source,
                 query,
             } => {
-                let rows = pool
-                    .query(query, MAX_KINDS + 1)
-                    .await
-                    .map_err(|e| SoftwareError::Query {
-                        system: system.clone(),
-                        error: SourceError::from_fetch(source, e),
-                    })?;
+                let rows =
+                    pool.query(query, MAX_KINDS + 1)
+                        .await
+                        .map_err(|e| SoftwareError::Query {
+                            system: system.clone(),
+                            error: SourceError::from_fetch(source, e),
+                        })?;
                 rows.iter()
                     .map(|row| match row.values.as_slice() {
                         [kind, count, ..] => {
@@ -186,7 +191,9 @@ impl SoftwareReader {
                     .into_iter()
                     .map(|(kind, count)| match count.as_u64() {
                         Some(n) => Ok((kind, n)),
-                        None => Err(shape(format!("the count of {kind:?} is not a whole number"))),
+                        None => Err(shape(format!(
+                            "the count of {kind:?} is not a whole number"
+                        ))),
                     })
                     .collect()
             }
@@ -210,5 +217,45 @@ impl SoftwareReader {
                 }
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+        pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn the_counter_follows_the_softwares_count_and_restarts_when_the_count_drops() {
+        let metrics = Metrics::new();
+        let value = |kind: &str| {
+            metrics
+                .software_errors
+                .with_label_values(&["s", kind])
+                .get()
+        };
+        mirror(&metrics, "s", &counts(&[("ERROR", 3), ("WARN", 1)]));
+        mirror(&metrics, "s", &counts(&[("ERROR", 5), ("WARN", 1)]));
+        assert_eq!((value("ERROR"), value("WARN")), (5, 1));
+        // A rotated log: the count starts again from 2, and so does the series.
+        mirror(&metrics, "s", &counts(&[("ERROR", 2)]));
+        assert_eq!((value("ERROR"), value("WARN")), (2, 1));
+    }
+
+    #[test]
+    fn kinds_past_the_cap_are_dropped() {
+        let metrics = Metrics::new();
+        let many: BTreeMap<String, u64> = (0..MAX_KINDS + 5)
+            .map(|i| (format!("k{i:03}"), 1))
+            .collect();
+        assert_eq!(mirror(&metrics, "s", &many), MAX_KINDS);
+        let series = metrics
+            .render()
+            .matches("hcc_software_errors_total{")
+            .count();
+        assert_eq!(series, MAX_KINDS);
     }
 }

@@ -4,8 +4,8 @@
 use super::config::SqlProbeConfig;
 use super::{Failure, Reason, Report};
 use crate::metrics::poll_error;
-use crate::source::{SourceError, SourcePool};
 use crate::source::value::RawValue;
+use crate::source::{SourceError, SourcePool};
 
 pub(super) const REASONS: &[Reason] = &[Reason::Timeout, Reason::Connect, Reason::Query];
 

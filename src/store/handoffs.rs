@@ -124,12 +124,14 @@ impl Store {
         .map_err(failed("reading pending handoffs"))?;
         Ok(rows
             .into_iter()
-            .map(|(dossier_id, department, procedure_code, t)| PendingHandoff {
-                dossier_id,
-                department,
-                procedure_code,
-                transferred_at: instant(t),
-            })
+            .map(
+                |(dossier_id, department, procedure_code, t)| PendingHandoff {
+                    dossier_id,
+                    department,
+                    procedure_code,
+                    transferred_at: instant(t),
+                },
+            )
             .collect())
     }
 }

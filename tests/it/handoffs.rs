@@ -100,10 +100,12 @@ async fn a_transfer_not_seen_by_the_department_is_pending_then_stuck_then_timed_
     // Monday 2 March 2026, 09:00 in Hà Nội: the portal hands HS-1 to the department. HS-2 is
     // handed over right now, so it cannot have waited a working day yet.
     portal
-        .exec("UPDATE ho_so SET trang_thai = 'DA_CHUYEN', cap_nhat = '2026-03-02 09:00:00' \
+        .exec(
+            "UPDATE ho_so SET trang_thai = 'DA_CHUYEN', cap_nhat = '2026-03-02 09:00:00' \
                WHERE ma = 'HS-1';\n\
                UPDATE ho_so SET trang_thai = 'DA_CHUYEN', cap_nhat = LOCALTIMESTAMP(0) \
-               WHERE ma = 'HS-2'")
+               WHERE ma = 'HS-2'",
+        )
         .await;
     wait_for(&app, PENDING, 2.0).await;
     wait_for(&app, STUCK, 1.0).await;
@@ -113,7 +115,10 @@ async fn a_transfer_not_seen_by_the_department_is_pending_then_stuck_then_timed_
     assert_eq!(status, 200);
     let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     let pair = &json["handoffs"][0];
-    assert_eq!((pair["from"].as_str(), pair["to"].as_str()), (Some("portal"), Some("so-xd")));
+    assert_eq!(
+        (pair["from"].as_str(), pair["to"].as_str()),
+        (Some("portal"), Some("so-xd"))
+    );
     assert_eq!(pair["pending"], 2);
     let stuck = pair["stuck"].as_array().expect("stuck list");
     assert_eq!(stuck.len(), 1, "{body}");
@@ -130,9 +135,16 @@ async fn a_transfer_not_seen_by_the_department_is_pending_then_stuck_then_timed_
     wait_for(&app, STUCK, 0.0).await;
     let lag = app.metric(LAG_SUM).await.expect("lag sum");
     let expected = (Utc::now() - utc("2026-03-02T02:00:00Z")).num_seconds() as f64;
-    assert!((expected - lag).abs() < 60.0, "lag {lag}, expected about {expected}");
+    assert!(
+        (expected - lag).abs() < 60.0,
+        "lag {lag}, expected about {expected}"
+    );
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(app.metric(LAG_COUNT).await, Some(1.0), "observed once, not on every run");
+    assert_eq!(
+        app.metric(LAG_COUNT).await,
+        Some(1.0),
+        "observed once, not on every run"
+    );
     let (_, body) = app.get("/api/v1/handoffs").await;
     let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(json["handoffs"][0]["stuck"], serde_json::json!([]));
@@ -150,11 +162,17 @@ async fn a_transfer_not_seen_by_the_department_is_pending_then_stuck_then_timed_
     };
     let monday = replay("2026-03-02T17:00:00+07:00");
     let report = monday.report(monday.now()).await.unwrap();
-    assert_eq!((report.handoffs[0].pending, report.handoffs[0].stuck.len()), (1, 0));
+    assert_eq!(
+        (report.handoffs[0].pending, report.handoffs[0].stuck.len()),
+        (1, 0)
+    );
     let tuesday = replay("2026-03-03T17:00:00+07:00");
     let report = tuesday.report(tuesday.now()).await.unwrap();
     assert_eq!(report.handoffs[0].stuck.len(), 1);
-    assert_eq!(report.handoffs[0].stuck[0].pending_working_seconds, 14 * 3600);
+    assert_eq!(
+        report.handoffs[0].stuck[0].pending_working_seconds,
+        14 * 3600
+    );
 
     // The command line gives the same answer.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_hcc-monitor"))
@@ -164,8 +182,18 @@ async fn a_transfer_not_seen_by_the_department_is_pending_then_stuck_then_timed_
         .output()
         .expect("run hcc-monitor handoffs");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("portal -> so-xd: 1 pending, 1 stuck"), "{stdout}");
-    assert!(stdout.contains("HS-1  transferred 2026-03-02 09:00  pending 14.0 working hours"), "{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("portal -> so-xd: 1 pending, 1 stuck"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("HS-1  transferred 2026-03-02 09:00  pending 14.0 working hours"),
+        "{stdout}"
+    );
     app.stop().await;
 }

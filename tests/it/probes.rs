@@ -58,7 +58,12 @@ async fn http_probes_report_status_body_phases_and_the_certificate_expiry() {
     let tls = peers::http(site, Some(peers::self_signed((2031, 1, 2)))).await;
     let (p, t) = (plain.addr, tls.addr);
     let probes = [
-        http_probe("portal", "portal", &format!("http://{p}/ok"), "body_contains = \"ok\""),
+        http_probe(
+            "portal",
+            "portal",
+            &format!("http://{p}/ok"),
+            "body_contains = \"ok\"",
+        ),
         http_probe("portal-down", "portal", &format!("http://{p}/down"), ""),
         http_probe(
             "portal-text",
@@ -77,14 +82,36 @@ async fn http_probes_report_status_body_phases_and_the_certificate_expiry() {
     .concat();
     let app = TestApp::spawn(&probes).await;
 
-    wait_for(&app, r#"hcc_probe_success{group="portal",kind="http",probe="portal"}"#, 1.0).await;
-    wait_at_least(&app, r#"hcc_probe_failures_total{probe="portal-down",reason="status"}"#, 1.0)
-        .await;
-    wait_at_least(&app, r#"hcc_probe_failures_total{probe="portal-text",reason="body"}"#, 1.0)
-        .await;
-    wait_for(&app, r#"hcc_probe_success{group="kiosk",kind="http",probe="kiosk"}"#, 1.0).await;
-    wait_at_least(&app, r#"hcc_probe_failures_total{probe="kiosk-verified",reason="tls"}"#, 1.0)
-        .await;
+    wait_for(
+        &app,
+        r#"hcc_probe_success{group="portal",kind="http",probe="portal"}"#,
+        1.0,
+    )
+    .await;
+    wait_at_least(
+        &app,
+        r#"hcc_probe_failures_total{probe="portal-down",reason="status"}"#,
+        1.0,
+    )
+    .await;
+    wait_at_least(
+        &app,
+        r#"hcc_probe_failures_total{probe="portal-text",reason="body"}"#,
+        1.0,
+    )
+    .await;
+    wait_for(
+        &app,
+        r#"hcc_probe_success{group="kiosk",kind="http",probe="kiosk"}"#,
+        1.0,
+    )
+    .await;
+    wait_at_least(
+        &app,
+        r#"hcc_probe_failures_total{probe="kiosk-verified",reason="tls"}"#,
+        1.0,
+    )
+    .await;
 
     let (_, body) = app.get("/metrics").await;
     let value = |series: &str| crate::helpers::app::metric_value(&body, series);
@@ -102,12 +129,19 @@ async fn http_probes_report_status_body_phases_and_the_certificate_expiry() {
         Some(0.0),
         "every reason is registered at 0"
     );
-    assert!(value(r#"hcc_probe_phase_duration_seconds{phase="processing",probe="portal"}"#)
-        .is_some_and(|s| s > 0.0));
-    assert!(value(r#"hcc_probe_phase_duration_seconds{phase="connect",probe="kiosk"}"#)
-        .is_some_and(|s| s > 0.0), "the TLS handshake is part of connect");
-    assert!(value(r#"hcc_probe_duration_seconds{group="portal",kind="http",probe="portal"}"#)
-        .is_some_and(|s| s > 0.0 && s < 2.0));
+    assert!(
+        value(r#"hcc_probe_phase_duration_seconds{phase="processing",probe="portal"}"#)
+            .is_some_and(|s| s > 0.0)
+    );
+    assert!(
+        value(r#"hcc_probe_phase_duration_seconds{phase="connect",probe="kiosk"}"#)
+            .is_some_and(|s| s > 0.0),
+        "the TLS handshake is part of connect"
+    );
+    assert!(
+        value(r#"hcc_probe_duration_seconds{group="portal",kind="http",probe="portal"}"#)
+            .is_some_and(|s| s > 0.0 && s < 2.0)
+    );
     app.stop().await;
 }
 
@@ -127,22 +161,38 @@ async fn tcp_probes_tell_an_answer_a_refusal_a_wrong_reply_and_a_hang_apart() {
     .concat();
     let app = TestApp::spawn(&probes).await;
 
-    wait_at_least(&app, r#"hcc_probe_failures_total{probe="kiosk-hung",reason="timeout"}"#, 2.0)
-        .await;
+    wait_at_least(
+        &app,
+        r#"hcc_probe_failures_total{probe="kiosk-hung",reason="timeout"}"#,
+        2.0,
+    )
+    .await;
     // While the hung kiosk used up its whole timeout on every run, the printer was probed on
     // every firing all the same.
-    wait_at_least(&app, r#"hcc_job_runs_total{job="probe:printer",result="ok"}"#, 3.0).await;
+    wait_at_least(
+        &app,
+        r#"hcc_job_runs_total{job="probe:printer",result="ok"}"#,
+        3.0,
+    )
+    .await;
     let (_, body) = app.get("/metrics").await;
     let value = |series: &str| crate::helpers::app::metric_value(&body, series);
     assert_eq!(
         value(r#"hcc_probe_success{group="queue_machine",kind="tcp",probe="printer"}"#),
         Some(1.0)
     );
-    assert_eq!(value(r#"hcc_probe_failures_total{probe="printer",reason="timeout"}"#), Some(0.0));
-    assert!(value(r#"hcc_probe_failures_total{probe="printer-jammed",reason="body"}"#)
-        .is_some_and(|n| n >= 1.0));
-    assert!(value(r#"hcc_probe_failures_total{probe="queue-off",reason="refused"}"#)
-        .is_some_and(|n| n >= 1.0));
+    assert_eq!(
+        value(r#"hcc_probe_failures_total{probe="printer",reason="timeout"}"#),
+        Some(0.0)
+    );
+    assert!(
+        value(r#"hcc_probe_failures_total{probe="printer-jammed",reason="body"}"#)
+            .is_some_and(|n| n >= 1.0)
+    );
+    assert!(
+        value(r#"hcc_probe_failures_total{probe="queue-off",reason="refused"}"#)
+            .is_some_and(|n| n >= 1.0)
+    );
     assert_eq!(
         value(r#"hcc_probe_success{group="queue_machine",kind="tcp",probe="kiosk-hung"}"#),
         Some(0.0)
@@ -221,11 +271,27 @@ url = "http://{}/errors.json"
     let app = TestApp::spawn(&config).await;
 
     wait_for(&app, r#"hcc_probe_value{probe="backlog"}"#, 2.0).await;
-    wait_at_least(&app, r#"hcc_probe_failures_total{probe="broken",reason="query"}"#, 1.0).await;
-    wait_for(&app, r#"hcc_software_errors_total{kind="ERROR",system="motcua"}"#, 3.0).await;
-    wait_for(&app, r#"hcc_software_errors_total{kind="timeout",system="portal"}"#, 4.0).await;
+    wait_at_least(
+        &app,
+        r#"hcc_probe_failures_total{probe="broken",reason="query"}"#,
+        1.0,
+    )
+    .await;
+    wait_for(
+        &app,
+        r#"hcc_software_errors_total{kind="ERROR",system="motcua"}"#,
+        3.0,
+    )
+    .await;
+    wait_for(
+        &app,
+        r#"hcc_software_errors_total{kind="timeout",system="portal"}"#,
+        4.0,
+    )
+    .await;
     assert_eq!(
-        app.metric(r#"hcc_software_errors_total{kind="crash",system="portal"}"#).await,
+        app.metric(r#"hcc_software_errors_total{kind="crash",system="portal"}"#)
+            .await,
         Some(1.0)
     );
     assert_eq!(
@@ -235,10 +301,17 @@ url = "http://{}/errors.json"
     );
     assert_eq!(app.metric(r#"hcc_probe_value{probe="broken"}"#).await, None);
 
-    db.exec("INSERT INTO nhat_ky_loi VALUES ('ERROR', 'e'), ('ERROR', 'f');\n\
-             UPDATE ho_so SET trang_thai = 'in_progress' WHERE ma = 'HS-1'")
-        .await;
-    wait_for(&app, r#"hcc_software_errors_total{kind="ERROR",system="motcua"}"#, 5.0).await;
+    db.exec(
+        "INSERT INTO nhat_ky_loi VALUES ('ERROR', 'e'), ('ERROR', 'f');\n\
+             UPDATE ho_so SET trang_thai = 'in_progress' WHERE ma = 'HS-1'",
+    )
+    .await;
+    wait_for(
+        &app,
+        r#"hcc_software_errors_total{kind="ERROR",system="motcua"}"#,
+        5.0,
+    )
+    .await;
     wait_for(&app, r#"hcc_probe_value{probe="backlog"}"#, 1.0).await;
     app.stop().await;
 }
