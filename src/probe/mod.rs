@@ -210,10 +210,6 @@ impl Probe {
         })
     }
 
-    pub fn name(&self) -> &str {
-        &self.cfg.name
-    }
-
     /// Runs the probe once under its timeout and records the outcome.
     pub async fn run(&self) -> Result<Report, Failure> {
         let started = Instant::now();
