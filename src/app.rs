@@ -55,13 +55,12 @@ impl Application {
     /// Binds the listener, opens and migrates the store and prepares a poller per source.
     /// Nothing connects to a source yet: a source that is down cannot hold up the start.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Application, AppError> {
-        let listener =
-            TcpListener::bind(config.service.listen)
-                .await
-                .map_err(|source| AppError::Bind {
-                    addr: config.service.listen,
-                    source,
-                })?;
+        let listener = TcpListener::bind(config.service.listen)
+            .await
+            .map_err(|source| AppError::Bind {
+                addr: config.service.listen,
+                source,
+            })?;
         let store = Store::open_and_migrate(&config.store).await?;
         let metrics = Arc::new(Metrics::new());
         let pollers = config
@@ -206,12 +205,18 @@ impl Application {
         })
         .await;
         if drained.is_err() {
-            tracing::warn!(?grace, "in-flight work did not finish within the grace period");
+            tracing::warn!(
+                ?grace,
+                "in-flight work did not finish within the grace period"
+            );
         }
         // A connection abandoned mid-query is returned only once its query ends; closing does
         // not wait for that (the server cancels it when the connection drops).
         let close_all = futures::future::join_all(self.pollers.iter().map(|p| p.close()));
-        if tokio::time::timeout(Duration::from_secs(2), close_all).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(2), close_all)
+            .await
+            .is_err()
+        {
             tracing::info!("source connections busy at exit were dropped");
         }
         self.state.store.close().await;

@@ -3,33 +3,33 @@
 //! The map, one line per module. A dossier's path: `source` reads it, `store` keeps it,
 //! `evaluate` runs it through `calendar` and `sla` into `metrics`, `http` serves those.
 
-/// The canonical dossier and its statuses (DESIGN §3).
-pub mod dossier;
-/// Strict TOML configuration, validated as a whole.
-pub mod config;
+/// Startup: builds the application and runs it until shutdown.
+pub mod app;
 /// Working-time calendar: sessions, holidays, make-up days, exact working-time answers (DESIGN §4).
 pub mod calendar;
-/// SLA states, outcomes and statutory times of dossiers, on the calendar (DESIGN §5; pure).
-pub mod sla;
 /// The clock as a dependency (system time, or a fixed instant for `--as-of` and tests).
 pub mod clock;
-/// Dossier sources: per-dialect readers, the row mapping, the poller.
-pub mod source;
-/// The service's own database (SQLite or PostgreSQL): dossiers, history, watermarks.
-pub mod store;
+/// Strict TOML configuration, validated as a whole.
+pub mod config;
+/// The demo centre: generated dossier data, a live trickle, and the benchmark filler.
+pub mod demo;
+/// The canonical dossier and its statuses (DESIGN §3).
+pub mod dossier;
 /// The evaluation cycle: gauges recomputed from the store.
 pub mod evaluate;
-/// Every exported metric, declared once.
-pub mod metrics;
-/// Cron jobs with timeouts, skip-if-running, panic capture and shutdown.
-pub mod scheduler;
-/// Equipment and software probes (HTTP, TCP, SQL) and software error counts.
-pub mod probe;
 /// Transfers of dossiers between sources: pending, stuck, lag (DESIGN §7).
 pub mod handoff;
 /// The HTTP server: metrics, health, JSON API.
 pub mod http;
-/// Startup: builds the application and runs it until shutdown.
-pub mod app;
-/// The demo centre: generated dossier data, a live trickle, and the benchmark filler.
-pub mod demo;
+/// Every exported metric, declared once.
+pub mod metrics;
+/// Equipment and software probes (HTTP, TCP, SQL) and software error counts.
+pub mod probe;
+/// Cron jobs with timeouts, skip-if-running, panic capture and shutdown.
+pub mod scheduler;
+/// SLA states, outcomes and statutory times of dossiers, on the calendar (DESIGN §5; pure).
+pub mod sla;
+/// Dossier sources: per-dialect readers, the row mapping, the poller.
+pub mod source;
+/// The service's own database (SQLite or PostgreSQL): dossiers, history, watermarks.
+pub mod store;

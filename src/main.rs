@@ -17,7 +17,11 @@ use hcc_monitor::source::{PollMode, Poller, SourcePool};
 use hcc_monitor::store::Store;
 
 #[derive(Parser)]
-#[command(name = "hcc-monitor", version, about = "SLA and observability service for public administration service centres")]
+#[command(
+    name = "hcc-monitor",
+    version,
+    about = "SLA and observability service for public administration service centres"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -114,7 +118,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let metrics = Arc::new(hcc_monitor::metrics::Metrics::new());
             let mut failed = false;
             for source in &config.sources {
-                let poller = Poller::new(source.clone(), store.clone(), metrics.clone(), clock.clone())?;
+                let poller = Poller::new(
+                    source.clone(),
+                    store.clone(),
+                    metrics.clone(),
+                    clock.clone(),
+                )?;
                 match poller.poll(PollMode::Incremental).await {
                     Ok(r) => println!(
                         "{}: {} rows stored, {} rejected, watermark {}",
@@ -161,11 +170,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let tz = chrono_tz::Asia::Ho_Chi_Minh;
             if let Some(url) = into {
                 hcc_monitor::demo::fill(&url, rows, 365, Utc::now(), tz, due).await?;
-                println!("added {rows} dossiers to {}", hcc_monitor::config::redact_url(&url));
+                println!(
+                    "added {rows} dossiers to {}",
+                    hcc_monitor::config::redact_url(&url)
+                );
                 return Ok(ExitCode::SUCCESS);
             }
-            let path = hcc_monitor::demo::prepare(&dir, listen, rows, Utc::now(), tz, due.clone())
-                .await?;
+            let path =
+                hcc_monitor::demo::prepare(&dir, listen, rows, Utc::now(), tz, due.clone()).await?;
             println!("demo config: {}", path.display());
             let config = Config::load(&path)?;
             let trickle = hcc_monitor::demo::trickle_job(&dir.join("source.db"), tz, due);
@@ -222,7 +234,11 @@ async fn check_config(path: &std::path::Path, connect: bool) -> anyhow::Result<E
             return Ok(ExitCode::FAILURE);
         }
     };
-    println!("{}: valid ({} sources)", path.display(), config.sources.len());
+    println!(
+        "{}: valid ({} sources)",
+        path.display(),
+        config.sources.len()
+    );
     if !connect {
         return Ok(ExitCode::SUCCESS);
     }
@@ -247,12 +263,20 @@ async fn check_config(path: &std::path::Path, connect: bool) -> anyhow::Result<E
             Err(e) => Err(e.to_string()),
         };
         match result {
-            Ok(()) => println!("source {} ({}): reachable", source.name, source.display_url()),
+            Ok(()) => println!(
+                "source {} ({}): reachable",
+                source.name,
+                source.display_url()
+            ),
             Err(e) => {
                 ok = false;
                 println!("source {} ({}): {e}", source.name, source.display_url());
             }
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -4,8 +4,8 @@
 use std::sync::RwLock;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
-    GaugeVec,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Label values for `hcc_source_poll_errors_total{kind}`: a bounded set, never an error's text.

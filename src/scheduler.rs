@@ -30,7 +30,12 @@ pub struct Job {
 }
 
 impl Job {
-    pub fn new<F, Fut>(name: impl Into<String>, schedule: CronSchedule, timeout: Duration, f: F) -> Job
+    pub fn new<F, Fut>(
+        name: impl Into<String>,
+        schedule: CronSchedule,
+        timeout: Duration,
+        f: F,
+    ) -> Job
     where
         F: Fn(CancellationToken) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = JobResult> + Send + 'static,
@@ -125,7 +130,10 @@ async fn run_once(job: Job, metrics: Arc<Metrics>, token: CancellationToken) {
         }
         Ok(Ok(Ok(()))) => "ok",
     };
-    metrics.job_runs.with_label_values(&[&job.name, result]).inc();
+    metrics
+        .job_runs
+        .with_label_values(&[&job.name, result])
+        .inc();
 }
 
 #[cfg(test)]
@@ -166,7 +174,10 @@ mod tests {
         let mut set = spawn_all(vec![job], Tz::UTC, metrics.clone(), shutdown.clone());
         let m = metrics.clone();
         wait_for(|| m.job_runs.with_label_values(&["boom", "ok"]).get() >= 1).await;
-        assert_eq!(metrics.job_runs.with_label_values(&["boom", "panic"]).get(), 1);
+        assert_eq!(
+            metrics.job_runs.with_label_values(&["boom", "panic"]).get(),
+            1
+        );
         shutdown.cancel();
         while set.join_next().await.is_some() {}
     }
@@ -176,16 +187,21 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         let finished = Arc::new(AtomicUsize::new(0));
         let f = finished.clone();
-        let job = Job::new("slow", every_second(), Duration::from_secs(30), move |token| {
-            let f = f.clone();
-            async move {
-                token.cancelled().await;
-                // In-flight work finishes after the signal; shutdown must wait for it.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                f.fetch_add(1, Ordering::SeqCst);
-                Ok(())
-            }
-        })
+        let job = Job::new(
+            "slow",
+            every_second(),
+            Duration::from_secs(30),
+            move |token| {
+                let f = f.clone();
+                async move {
+                    token.cancelled().await;
+                    // In-flight work finishes after the signal; shutdown must wait for it.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    f.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                }
+            },
+        )
         .run_at_start(Duration::ZERO);
         let shutdown = CancellationToken::new();
         let mut set = spawn_all(vec![job], Tz::UTC, metrics.clone(), shutdown.clone());

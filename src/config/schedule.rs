@@ -66,8 +66,16 @@ mod tests {
 
     #[test]
     fn numeric_weekdays_and_five_field_unix_cron_are_refused_with_a_hint() {
-        assert!(CronSchedule::parse("0 30 8 * * 1-5").unwrap_err().contains("by name"));
-        assert!(CronSchedule::parse("30 8 * * *").unwrap_err().contains("expected 6"));
+        assert!(
+            CronSchedule::parse("0 30 8 * * 1-5")
+                .unwrap_err()
+                .contains("by name")
+        );
+        assert!(
+            CronSchedule::parse("30 8 * * *")
+                .unwrap_err()
+                .contains("expected 6")
+        );
         assert!(CronSchedule::parse("0 99 * * * *").is_err());
     }
 }

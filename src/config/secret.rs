@@ -43,7 +43,9 @@ pub fn expand_env(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<
             .ok_or_else(|| format!("unterminated `${{` in {raw:?}"))?;
         let name = &after[..end];
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("`${{{name}}}` is not a valid environment variable reference"));
+            return Err(format!(
+                "`${{{name}}}` is not a valid environment variable reference"
+            ));
         }
         let value =
             lookup(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
@@ -100,6 +102,9 @@ mod tests {
         let s = Secret::new("postgres://u:s3cret@h/db");
         assert!(!format!("{s:?} {s}").contains("s3cret"));
         assert_eq!(redact_url(s.expose()), "postgres://***@h/db");
-        assert_eq!(redact_url("sqlite://data/x.db?mode=ro"), "sqlite://data/x.db?***");
+        assert_eq!(
+            redact_url("sqlite://data/x.db?mode=ro"),
+            "sqlite://data/x.db?***"
+        );
     }
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 use chrono_tz::Tz;
 
 use super::raw::{RawCatalogue, RawConfig, RawSource};
-use crate::sla::StatutoryTime;
 use super::secret::expand_env;
 use super::*;
+use crate::sla::StatutoryTime;
 
 /// Collects problems; helpers return `None` for a bad value so that validation goes on.
 pub(crate) struct Checker<'a> {
@@ -26,7 +26,12 @@ impl Checker<'_> {
         });
     }
 
-    pub(crate) fn schedule(&mut self, key: &str, expr: Option<&str>, default: &str) -> Option<CronSchedule> {
+    pub(crate) fn schedule(
+        &mut self,
+        key: &str,
+        expr: Option<&str>,
+        default: &str,
+    ) -> Option<CronSchedule> {
         CronSchedule::parse(expr.unwrap_or(default))
             .map_err(|e| self.problem(key, e))
             .ok()
@@ -79,7 +84,10 @@ impl Checker<'_> {
                 }
             },
             (None, None) if required => {
-                self.problem(key, format!("missing; expected {key} = \"...\" or {key}_file"));
+                self.problem(
+                    key,
+                    format!("missing; expected {key} = \"...\" or {key}_file"),
+                );
                 None
             }
             (None, None) => Some(None),
@@ -121,7 +129,12 @@ impl Checker<'_> {
         }
     }
 
-    pub(crate) fn positive<T: PartialOrd + Default + Copy>(&mut self, key: &str, v: Option<T>, d: T) -> T {
+    pub(crate) fn positive<T: PartialOrd + Default + Copy>(
+        &mut self,
+        key: &str,
+        v: Option<T>,
+        d: T,
+    ) -> T {
         let v = v.unwrap_or(d);
         if v <= T::default() {
             self.problem(key, "must be greater than 0");
@@ -229,9 +242,7 @@ pub(super) fn validate(
         .sources
         .into_iter()
         .enumerate()
-        .map(|(i, s)| {
-            validate_source(&mut c, i, s, centre_tz, catalogue.is_empty(), &mut names)
-        })
+        .map(|(i, s)| validate_source(&mut c, i, s, centre_tz, catalogue.is_empty(), &mut names))
         .collect();
     let probes = crate::probe::config::validate_probes(&mut c, raw.probes, &names);
     let software = crate::probe::config::validate_software(&mut c, raw.software, &names);

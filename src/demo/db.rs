@@ -58,7 +58,9 @@ fn text(s: &str) -> String {
 }
 
 fn time(t: Option<chrono::NaiveDateTime>) -> String {
-    t.map_or("NULL".into(), |t| format!("'{}'", t.format("%Y-%m-%d %H:%M:%S")))
+    t.map_or("NULL".into(), |t| {
+        format!("'{}'", t.format("%Y-%m-%d %H:%M:%S"))
+    })
 }
 
 /// Inserts rows in one multi-row statement; values are generated here, quoted as literals so
@@ -94,7 +96,9 @@ pub async fn insert(pool: &AnyPool, rows: &[DemoRow]) -> Result<(), sqlx::Error>
 }
 
 pub async fn count(pool: &AnyPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM ho_so").fetch_one(pool).await
+    sqlx::query_scalar("SELECT COUNT(*) FROM ho_so")
+        .fetch_one(pool)
+        .await
 }
 
 /// Open dossiers for the trickle to move along, at random.

@@ -83,22 +83,40 @@ impl Generator {
             day = day.pred_opt().unwrap_or(day);
         }
         let minute = self.rng.random_range(0..420u32);
-        let minute = if minute < 270 { 420 + minute } else { 810 + minute - 270 };
-        let local = day.and_time(NaiveTime::from_hms_opt(minute / 60, minute % 60, 0).unwrap_or_default());
-        let at = local.and_local_timezone(self.tz).earliest().map_or(t, |l| l.with_timezone(&Utc));
+        let minute = if minute < 270 {
+            420 + minute
+        } else {
+            810 + minute - 270
+        };
+        let local =
+            day.and_time(NaiveTime::from_hms_opt(minute / 60, minute % 60, 0).unwrap_or_default());
+        let at = local
+            .and_local_timezone(self.tz)
+            .earliest()
+            .map_or(t, |l| l.with_timezone(&Utc));
         at.min(now)
     }
 
     fn next_id(&mut self, received: DateTime<Utc>) -> String {
         self.seq += 1;
-        format!("HS-{}-{:06}", self.local(received).format("%y%m%d"), self.seq)
+        format!(
+            "HS-{}-{:06}",
+            self.local(received).format("%y%m%d"),
+            self.seq
+        )
     }
 
     /// A dossier received at some point in the last `span_days`, in the state its age implies
     /// at `now`.
     pub fn historic(&mut self, now: DateTime<Utc>, span_days: i64) -> DemoRow {
         let p = *self.procedure();
-        let channel = if self.rng.random_bool(0.45) { 2 } else if self.rng.random_bool(0.05) { 3 } else { 1 };
+        let channel = if self.rng.random_bool(0.45) {
+            2
+        } else if self.rng.random_bool(0.05) {
+            3
+        } else {
+            1
+        };
         let received = self.receipt(now, span_days, channel);
         let due = (self.due)(received, p.working_days);
         let mut row = self.base(&p, channel, received, due);
@@ -111,7 +129,7 @@ impl Generator {
         if r < 0.02 {
             row.trang_thai = "RUT_HO_SO";
             let changed = self.between(received, now);
-        row.ngay_cap_nhat = self.local(changed);
+            row.ngay_cap_nhat = self.local(changed);
             return row;
         }
         if channel == 2 && now - received < Duration::days(1) && r < 0.3 {
@@ -127,7 +145,11 @@ impl Generator {
         };
         if finish <= now {
             row.ngay_co_ket_qua = Some(self.local(finish));
-            row.trang_thai = if self.rng.random_bool(0.8) { "DA_TRA_KET_QUA" } else { "CO_KET_QUA" };
+            row.trang_thai = if self.rng.random_bool(0.8) {
+                "DA_TRA_KET_QUA"
+            } else {
+                "CO_KET_QUA"
+            };
             row.ngay_cap_nhat = self.local(finish.min(now));
             return row;
         }
@@ -150,11 +172,21 @@ impl Generator {
         let channel = if self.rng.random_bool(0.5) { 2 } else { 1 };
         let due = (self.due)(now, p.working_days);
         let mut row = self.base(&p, channel, now, due);
-        row.trang_thai = if channel == 2 { "CHO_TIEP_NHAN" } else { "DA_TIEP_NHAN" };
+        row.trang_thai = if channel == 2 {
+            "CHO_TIEP_NHAN"
+        } else {
+            "DA_TIEP_NHAN"
+        };
         row
     }
 
-    fn base(&mut self, p: &Procedure, channel: i64, received: DateTime<Utc>, due: DateTime<Utc>) -> DemoRow {
+    fn base(
+        &mut self,
+        p: &Procedure,
+        channel: i64,
+        received: DateTime<Utc>,
+        due: DateTime<Utc>,
+    ) -> DemoRow {
         DemoRow {
             ma_ho_so: self.next_id(received),
             ma_thu_tuc: p.code,

@@ -78,7 +78,8 @@ pub async fn fill(
     tz: Tz,
     due: DueFn,
 ) -> Result<(), DemoError> {
-    let dialect = Dialect::from_url(url).ok_or_else(|| DemoError::Url(crate::config::redact_url(url)))?;
+    let dialect =
+        Dialect::from_url(url).ok_or_else(|| DemoError::Url(crate::config::redact_url(url)))?;
     let failed = |source| DemoError::Database {
         url: crate::config::redact_url(url),
         source,
@@ -130,35 +131,40 @@ pub fn trickle_job(source: &Path, tz: Tz, due: DueFn) -> Job {
         due,
     )));
     let schedule = CronSchedule::parse("*/5 * * * * *").expect("a valid schedule");
-    Job::new("demo-trickle", schedule, Duration::from_secs(30), move |_| {
-        let url = url.clone();
-        let generator = generator.clone();
-        async move {
-            let pool = db::connect(&url).await?;
-            let now = Utc::now();
-            let local = now.with_timezone(&tz).naive_local();
-            let fresh: Vec<_> = {
-                let mut g = generator.lock().unwrap_or_else(|e| e.into_inner());
-                // Ids stay unique across restarts of the demo: seconds since 1970, times ten.
-                g.start_sequence_at(now.timestamp() as u64 * 10);
-                let n = if g.chance(0.5) { 2 } else { 1 };
-                (0..n).map(|_| g.fresh(now)).collect()
-            };
-            db::insert(&pool, &fresh).await?;
-            for (id, status) in db::sample_open(&pool, 4).await? {
-                let next = generator
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .advance(&status);
-                if let Some(next) = next {
-                    let resolved = (next == "CO_KET_QUA").then_some(local);
-                    db::set_status(&pool, &id, next, resolved, local).await?;
+    Job::new(
+        "demo-trickle",
+        schedule,
+        Duration::from_secs(30),
+        move |_| {
+            let url = url.clone();
+            let generator = generator.clone();
+            async move {
+                let pool = db::connect(&url).await?;
+                let now = Utc::now();
+                let local = now.with_timezone(&tz).naive_local();
+                let fresh: Vec<_> = {
+                    let mut g = generator.lock().unwrap_or_else(|e| e.into_inner());
+                    // Ids stay unique across restarts of the demo: seconds since 1970, times ten.
+                    g.start_sequence_at(now.timestamp() as u64 * 10);
+                    let n = if g.chance(0.5) { 2 } else { 1 };
+                    (0..n).map(|_| g.fresh(now)).collect()
+                };
+                db::insert(&pool, &fresh).await?;
+                for (id, status) in db::sample_open(&pool, 4).await? {
+                    let next = generator
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .advance(&status);
+                    if let Some(next) = next {
+                        let resolved = (next == "CO_KET_QUA").then_some(local);
+                        db::set_status(&pool, &id, next, resolved, local).await?;
+                    }
                 }
+                pool.close().await;
+                Ok(())
             }
-            pool.close().await;
-            Ok(())
-        }
-    })
+        },
+    )
 }
 
 /// Due instants for generated data until the working-time calendar is wired in: weekdays of
@@ -169,7 +175,10 @@ pub fn provisional_due() -> DueFn {
         let mut left = days;
         while left > 0 {
             t += chrono::Duration::days(1);
-            if !matches!(chrono::Datelike::weekday(&t), chrono::Weekday::Sat | chrono::Weekday::Sun) {
+            if !matches!(
+                chrono::Datelike::weekday(&t),
+                chrono::Weekday::Sat | chrono::Weekday::Sun
+            ) {
                 left -= 1;
             }
         }

@@ -7,7 +7,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 
-pub async fn require_bearer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn require_bearer(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(expected) = &state.bearer_token else {
         return next.run(request).await;
     };

@@ -15,7 +15,10 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     match state.store.is_ready().await {
         Ok(true) => (StatusCode::OK, "ready\n"),
-        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "store migrations pending\n"),
+        Ok(false) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store migrations pending\n",
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n")

@@ -9,10 +9,10 @@ mod health;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::extract::State;
 
 pub use error::ApiError;
 

@@ -89,8 +89,9 @@ impl Mapper {
     pub fn map(&self, idx: &ColumnIndex, values: &[RawValue]) -> Mapped {
         let [id, procedure, department, received, status, updated] =
             idx.required.map(|i| &values[i]);
-        let [procedure_name, channel, due, resolved] =
-            idx.optional.map(|i| i.map_or(&RawValue::Null, |i| &values[i]));
+        let [procedure_name, channel, due, resolved] = idx
+            .optional
+            .map(|i| i.map_or(&RawValue::Null, |i| &values[i]));
         let updated_at = self.time("updated_at", updated, false).ok().flatten();
         let row_key = id.as_text().unwrap_or_else(|| {
             format!(
@@ -177,7 +178,12 @@ impl Mapper {
 
     /// Reads an instant. A date without time means the start of that day, except for a due date,
     /// which means the whole day: its end.
-    fn time(&self, column: &str, v: &RawValue, end_of_day: bool) -> Result<Option<DateTime<Utc>>, Reject> {
+    fn time(
+        &self,
+        column: &str,
+        v: &RawValue,
+        end_of_day: bool,
+    ) -> Result<Option<DateTime<Utc>>, Reject> {
         let bad = |what: String| Reject(reason::BAD_TIME, format!("{column}: {what}"));
         let date_time = |d: NaiveDate| {
             let t = if end_of_day {

@@ -84,13 +84,15 @@ pub(super) fn decode(row: &MySqlRow, i: usize) -> Result<RawValue, FetchError> {
         "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED" => {
             RawValue::Int(row.try_get::<u32, _>(i)?.into())
         }
-        "BIGINT UNSIGNED" => RawValue::Int(
-            i64::try_from(row.try_get::<u64, _>(i)?).map_err(|_| FetchError::UnsupportedType {
-                column: row.column(i).name().to_string(),
-                type_name: type_name.clone(),
-                hint: "the value does not fit a signed 64-bit integer",
-            })?,
-        ),
+        "BIGINT UNSIGNED" => {
+            RawValue::Int(i64::try_from(row.try_get::<u64, _>(i)?).map_err(|_| {
+                FetchError::UnsupportedType {
+                    column: row.column(i).name().to_string(),
+                    type_name: type_name.clone(),
+                    hint: "the value does not fit a signed 64-bit integer",
+                }
+            })?)
+        }
         "FLOAT" => RawValue::Float(row.try_get::<f32, _>(i)?.into()),
         "DOUBLE" => RawValue::Float(row.try_get(i)?),
         "DATETIME" => RawValue::Naive(row.try_get(i)?),

@@ -190,7 +190,11 @@ impl Poller {
                 .await
                 .map_err(|error| self.store_error(error))?;
             if report.vanished > 0 {
-                tracing::warn!(source = name, count = report.vanished, "dossiers vanished from the source");
+                tracing::warn!(
+                    source = name,
+                    count = report.vanished,
+                    "dossiers vanished from the source"
+                );
                 self.metrics
                     .source_rows_vanished
                     .with_label_values(&[name])

@@ -36,7 +36,10 @@ pub fn fetch<'a>(
 ) -> BoxStream<'a, Result<RawRow, FetchError>> {
     let sql = sql.replace(":watermark", "$1");
     // The query is the operator's own SQL from the config file, not user input.
-    rows(sqlx::query(AssertSqlSafe(sql)).bind(watermark).fetch(pool), decode)
+    rows(
+        sqlx::query(AssertSqlSafe(sql)).bind(watermark).fetch(pool),
+        decode,
+    )
 }
 
 pub(super) fn decode(row: &PgRow, i: usize) -> Result<RawValue, FetchError> {

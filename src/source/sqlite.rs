@@ -31,7 +31,10 @@ pub fn fetch<'a>(
     let sql = sql.replace(":watermark", "?1");
     // The query is the operator's own SQL from the config file, not user input.
     let bound = watermark.format("%Y-%m-%d %H:%M:%S%.f").to_string();
-    rows(sqlx::query(AssertSqlSafe(sql)).bind(bound).fetch(pool), decode)
+    rows(
+        sqlx::query(AssertSqlSafe(sql)).bind(bound).fetch(pool),
+        decode,
+    )
 }
 
 pub(super) fn decode(row: &SqliteRow, i: usize) -> Result<RawValue, FetchError> {

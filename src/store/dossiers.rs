@@ -260,7 +260,10 @@ impl Store {
         .fetch_all(p)
         .await)
         .map_err(failed("reading status history"))?;
-        Ok(rows.into_iter().map(|(o, n, t)| (o, n, instant(t))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(o, n, t)| (o, n, instant(t)))
+            .collect())
     }
 
     /// Dossiers per source and canonical status, vanished ones excluded.

@@ -111,7 +111,10 @@ fn bad_config_files_report_every_problem_with_its_key() {
 fn syntax_and_type_errors_name_the_line_and_the_key() {
     let syntax = problems("[service\nlisten = 1");
     assert_eq!(syntax.len(), 1);
-    assert!(syntax[0].starts_with("bad.toml: invalid TOML: "), "{syntax:?}");
+    assert!(
+        syntax[0].starts_with("bad.toml: invalid TOML: "),
+        "{syntax:?}"
+    );
     assert!(syntax[0].contains("line 1"), "{syntax:?}");
 
     let wrong_type = problems(&format!("{GOOD_SOURCE}timeout_secs = \"ten\"\n"));
@@ -132,12 +135,18 @@ fn secrets_never_appear_in_debug_output_or_errors() {
         "postgres://reader:Tr0ub4dor&3@127.0.0.1/motcua"
     );
     assert!(!format!("{config:?}").contains("Tr0ub4dor"));
-    assert_eq!(config.sources[0].display_url(), "postgres://***@127.0.0.1/motcua");
+    assert_eq!(
+        config.sources[0].display_url(),
+        "postgres://***@127.0.0.1/motcua"
+    );
     // A URL that is wrong in another way is shown redacted.
     let bad = text.replace("postgres://", "postgre://");
     let errors = Config::parse(Path::new("bad.toml"), &bad, |_| Some("Tr0ub4dor&3".into()))
         .expect_err("unknown scheme")
         .to_string();
-    assert!(errors.contains("postgre://***@127.0.0.1/motcua"), "{errors}");
+    assert!(
+        errors.contains("postgre://***@127.0.0.1/motcua"),
+        "{errors}"
+    );
     assert!(!errors.contains("Tr0ub4dor"), "{errors}");
 }

@@ -53,8 +53,16 @@ async fn a_source_that_goes_down_is_reported_down_and_recovers_by_itself_without
         .await
         .unwrap();
     assert!(errors >= 1.0);
-    assert_eq!(app.get("/healthz").await.0, 200, "the service keeps answering");
-    assert_eq!(app.get("/readyz").await.0, 200, "a source outage is not a store outage");
+    assert_eq!(
+        app.get("/healthz").await.0,
+        200,
+        "the service keeps answering"
+    );
+    assert_eq!(
+        app.get("/readyz").await.0,
+        200,
+        "a source outage is not a store outage"
+    );
 
     // A dossier arrives while the monitor cannot see the database.
     db.exec("INSERT INTO hs VALUES ('A-2', 'P1', 'SO_TU_PHAP', '2026-05-04 09:00', 4, '2026-05-04 09:00')")
@@ -64,9 +72,11 @@ async fn a_source_that_goes_down_is_reported_down_and_recovers_by_itself_without
         app.metric(up).await == Some(1.0)
     })
     .await;
-    eventually("the row written during the outage is stored", Duration::from_secs(5), || async {
-        app.store.dossier("centre", "A-2").await.unwrap().is_some()
-    })
+    eventually(
+        "the row written during the outage is stored",
+        Duration::from_secs(5),
+        || async { app.store.dossier("centre", "A-2").await.unwrap().is_some() },
+    )
     .await;
     app.stop().await;
 }
@@ -85,26 +95,39 @@ async fn a_hanging_source_holds_up_neither_other_sources_nor_the_http_server() {
     .replace("FROM hs WHERE", "FROM hs, pg_sleep(20) WHERE");
     let app = TestApp::spawn(&format!("{hanging}\n{}", source("fast", &fast.url(), ""))).await;
 
-    eventually("the fast source is polled", Duration::from_secs(10), || async {
-        app.metric(r#"hcc_source_up{source="fast"}"#).await == Some(1.0)
-    })
+    eventually(
+        "the fast source is polled",
+        Duration::from_secs(10),
+        || async { app.metric(r#"hcc_source_up{source="fast"}"#).await == Some(1.0) },
+    )
     .await;
     // The fast source goes on being polled every second while the other hangs.
     fast.exec("INSERT INTO hs VALUES ('B-1', 'P1', 'SO_TU_PHAP', '2026-05-04 09:00', 4, '2026-05-05 09:00')")
         .await;
-    eventually("a new fast row arrives", Duration::from_secs(10), || async {
-        app.store.dossier("fast", "B-1").await.unwrap().is_some()
-    })
+    eventually(
+        "a new fast row arrives",
+        Duration::from_secs(10),
+        || async { app.store.dossier("fast", "B-1").await.unwrap().is_some() },
+    )
     .await;
     let started = std::time::Instant::now();
     assert_eq!(app.get("/metrics").await.0, 200);
-    assert!(started.elapsed() < Duration::from_secs(2), "/metrics answers at once");
-    assert_eq!(app.metric(r#"hcc_source_up{source="hanging"}"#).await, Some(0.0));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "/metrics answers at once"
+    );
+    assert_eq!(
+        app.metric(r#"hcc_source_up{source="hanging"}"#).await,
+        Some(0.0)
+    );
     let skipped = app
         .metric(r#"hcc_job_skipped_total{job="poll:hanging"}"#)
         .await
         .unwrap_or(0.0);
-    assert!(skipped >= 1.0, "firings while the hanging poll runs are skipped");
+    assert!(
+        skipped >= 1.0,
+        "firings while the hanging poll runs are skipped"
+    );
     // Shutdown abandons the hanging read instead of waiting out its 20 s.
     let stopping = std::time::Instant::now();
     app.stop().await;

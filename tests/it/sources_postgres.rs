@@ -52,11 +52,19 @@ async fn postgres_rows_are_stored_as_canonical_dossiers_in_utc() {
     let dir = tempfile::tempdir().unwrap();
     let (poller, store, _) = poller(dir.path(), &source(&db.url())).await;
 
-    let report = poller.poll(PollMode::Incremental).await.expect("poll succeeds");
+    let report = poller
+        .poll(PollMode::Incremental)
+        .await
+        .expect("poll succeeds");
     assert_eq!(report.rows, 3);
     assert_eq!(report.watermark.as_deref(), Some("2026-03-02 15:00:00"));
 
-    let d = store.dossier("pg", "HS-001").await.unwrap().expect("stored").dossier;
+    let d = store
+        .dossier("pg", "HS-001")
+        .await
+        .unwrap()
+        .expect("stored")
+        .dossier;
     assert_eq!(d.status, Status::InProgress);
     assert_eq!(d.raw_status, "DANG_XU_LY");
     assert_eq!(d.channel, Channel::Online);
@@ -65,7 +73,12 @@ async fn postgres_rows_are_stored_as_canonical_dossiers_in_utc() {
     assert_eq!(d.received_at, utc("2026-03-02T01:00:00Z"));
     // ...and a timestamptz as the instant it is.
     assert_eq!(d.due_at, Some(utc("2026-03-05T10:00:00Z")));
-    let returned = store.dossier("pg", "HS-003").await.unwrap().unwrap().dossier;
+    let returned = store
+        .dossier("pg", "HS-003")
+        .await
+        .unwrap()
+        .unwrap()
+        .dossier;
     assert_eq!(returned.status, Status::Returned);
     assert_eq!(returned.resolved_at, Some(utc("2026-03-02T08:00:00Z")));
     assert_eq!(returned.procedure_name, None);
@@ -111,7 +124,10 @@ async fn incremental_polls_read_only_changes_and_record_due_and_status_changes()
         )]
     );
     assert!(store.dossier("pg", "HS-004").await.unwrap().is_some());
-    assert_eq!(metrics.source_rows.with_label_values(&["pg"]).get(), 3 + 1 + 3);
+    assert_eq!(
+        metrics.source_rows.with_label_values(&["pg"]).get(),
+        3 + 1 + 3
+    );
 }
 
 #[tokio::test]
@@ -121,19 +137,50 @@ async fn a_full_resync_marks_dossiers_that_vanished_from_the_source() {
     let dir = tempfile::tempdir().unwrap();
     let (poller, store, metrics) = poller(dir.path(), &source(&db.url())).await;
     poller.poll(PollMode::Incremental).await.unwrap();
-    db.exec("DELETE FROM ho_so_mot_cua WHERE so_ho_so = 'HS-002'").await;
+    db.exec("DELETE FROM ho_so_mot_cua WHERE so_ho_so = 'HS-002'")
+        .await;
 
     // An incremental poll cannot see a deletion...
     poller.poll(PollMode::Incremental).await.unwrap();
-    assert!(!store.dossier("pg", "HS-002").await.unwrap().unwrap().vanished);
+    assert!(
+        !store
+            .dossier("pg", "HS-002")
+            .await
+            .unwrap()
+            .unwrap()
+            .vanished
+    );
     // ...the resync does.
     let report = poller.poll(PollMode::Resync).await.unwrap();
     assert_eq!(report.vanished, 1);
-    assert!(store.dossier("pg", "HS-002").await.unwrap().unwrap().vanished);
-    assert!(!store.dossier("pg", "HS-001").await.unwrap().unwrap().vanished);
+    assert!(
+        store
+            .dossier("pg", "HS-002")
+            .await
+            .unwrap()
+            .unwrap()
+            .vanished
+    );
+    assert!(
+        !store
+            .dossier("pg", "HS-001")
+            .await
+            .unwrap()
+            .unwrap()
+            .vanished
+    );
     let counts = store.count_by_status().await.unwrap();
-    assert!(counts.iter().all(|c| c.status != "supplement_requested"), "{counts:?}");
-    assert_eq!(metrics.source_rows_vanished.with_label_values(&["pg"]).get(), 1);
+    assert!(
+        counts.iter().all(|c| c.status != "supplement_requested"),
+        "{counts:?}"
+    );
+    assert_eq!(
+        metrics
+            .source_rows_vanished
+            .with_label_values(&["pg"])
+            .get(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -142,17 +189,39 @@ async fn a_query_slower_than_the_statement_timeout_is_cancelled_by_the_server_an
     db.exec(SCHEMA).await;
     let dir = tempfile::tempdir().unwrap();
     let sources = source(&db.url())
-        .replace("FROM ho_so_mot_cua WHERE", "FROM ho_so_mot_cua, pg_sleep(5) WHERE")
-        .replace("watermark_overlap_secs = 0", "watermark_overlap_secs = 0\ntimeout_secs = 3\nstatement_timeout_secs = 1");
+        .replace(
+            "FROM ho_so_mot_cua WHERE",
+            "FROM ho_so_mot_cua, pg_sleep(5) WHERE",
+        )
+        .replace(
+            "watermark_overlap_secs = 0",
+            "watermark_overlap_secs = 0\ntimeout_secs = 3\nstatement_timeout_secs = 1",
+        );
     let (poller, store, metrics) = poller(dir.path(), &sources).await;
 
     let started = std::time::Instant::now();
-    let err = poller.poll(PollMode::Incremental).await.expect_err("the query is too slow");
+    let err = poller
+        .poll(PollMode::Incremental)
+        .await
+        .expect_err("the query is too slow");
     assert_eq!(err.kind(), "timeout", "{err}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "cancelled before pg_sleep ended");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "cancelled before pg_sleep ended"
+    );
     assert_eq!(metrics.source_up.with_label_values(&["pg"]).get(), 0);
-    assert_eq!(metrics.source_poll_errors.with_label_values(&["pg", "timeout"]).get(), 1);
-    assert_eq!(store.watermark("pg").await.unwrap(), None, "no watermark from a failed poll");
+    assert_eq!(
+        metrics
+            .source_poll_errors
+            .with_label_values(&["pg", "timeout"])
+            .get(),
+        1
+    );
+    assert_eq!(
+        store.watermark("pg").await.unwrap(),
+        None,
+        "no watermark from a failed poll"
+    );
 }
 
 #[tokio::test]
@@ -166,6 +235,9 @@ async fn sessions_are_read_only() {
         "WITH w AS (DELETE FROM ho_so_mot_cua RETURNING 1) SELECT so_ho_so AS dossier_id",
     );
     let (poller, _, _) = poller(dir.path(), &sources).await;
-    let err = poller.poll(PollMode::Incremental).await.expect_err("write refused");
+    let err = poller
+        .poll(PollMode::Incremental)
+        .await
+        .expect_err("write refused");
     assert!(err.to_string().contains("read-only"), "{err}");
 }

@@ -21,9 +21,10 @@ INSERT INTO HoSo VALUES
 
 async fn source_db(dir: &std::path::Path) -> String {
     let path = dir.join("source.db");
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-        .await
-        .unwrap();
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
     for s in SCHEMA.split(";\n") {
         conn.execute(AssertSqlSafe(s.to_string())).await.unwrap();
     }
@@ -56,7 +57,10 @@ async fn national_codes_and_sync_api_times_are_read_without_a_status_map() {
         .dossier;
     assert_eq!(d.status, Status::Returned);
     assert_eq!(d.received_at.to_rfc3339(), "2026-01-05T08:00:00+00:00");
-    assert_eq!(d.resolved_at.unwrap().to_rfc3339(), "2026-01-06T02:00:00+00:00");
+    assert_eq!(
+        d.resolved_at.unwrap().to_rfc3339(),
+        "2026-01-06T02:00:00+00:00"
+    );
 }
 
 #[tokio::test]
@@ -66,9 +70,15 @@ async fn rows_that_cannot_be_mapped_are_counted_by_reason_stored_nowhere_and_log
     let (poller, store, metrics) = poller(dir.path(), &sources).await;
 
     let first = poller.poll(PollMode::Incremental).await.unwrap();
-    assert_eq!((first.rows, first.rejected, first.first_rejections), (2, 4, 4));
+    assert_eq!(
+        (first.rows, first.rejected, first.first_rejections),
+        (2, 4, 4)
+    );
     for id in ["BAD-STATUS", "BAD-DEPT", "BAD-TIME", "BAD-DUE"] {
-        assert!(store.dossier("sqlite", id).await.unwrap().is_none(), "{id} not stored");
+        assert!(
+            store.dossier("sqlite", id).await.unwrap().is_none(),
+            "{id} not stored"
+        );
     }
     let rejected = |reason: &str| {
         metrics
@@ -85,5 +95,8 @@ async fn rows_that_cannot_be_mapped_are_counted_by_reason_stored_nowhere_and_log
     let again = poller.poll(PollMode::Resync).await.unwrap();
     assert_eq!((again.rejected, again.first_rejections), (4, 0));
     assert_eq!(rejected("unknown_status"), 2);
-    assert_eq!(again.vanished, 0, "rejected rows were never stored, so none vanished");
+    assert_eq!(
+        again.vanished, 0,
+        "rejected rows were never stored, so none vanished"
+    );
 }

@@ -88,12 +88,20 @@ pub fn metric_value(exposition: &str, series: &str) -> Option<f64> {
 
 /// A plain HTTP/1.1 GET, enough for the service's own endpoints.
 pub async fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect to app");
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to app");
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("send request");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send request");
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.expect("read response");
+    stream
+        .read_to_end(&mut response)
+        .await
+        .expect("read response");
     let response = String::from_utf8_lossy(&response).into_owned();
     let status = response
         .split_whitespace()
