@@ -79,8 +79,8 @@ async fn run(rows: usize) {
             .replace("{{dir}}", &dir.path().display().to_string())
             .replace("{{query}}", hcc_monitor::demo::db::SOURCE_QUERY)
     );
-    let config = Config::parse(std::path::Path::new("bench.toml"), &text, |_| None)
-        .expect("bench config");
+    let config =
+        Config::parse(std::path::Path::new("bench.toml"), &text, |_| None).expect("bench config");
     let store = Store::open_and_migrate(&config.store).await.expect("store");
     let metrics = Arc::new(Metrics::new());
     let poller = Poller::new(
@@ -93,7 +93,10 @@ async fn run(rows: usize) {
     .expect("poller");
 
     let started = Instant::now();
-    let report = poller.poll(PollMode::Incremental).await.expect("initial sync");
+    let report = poller
+        .poll(PollMode::Incremental)
+        .await
+        .expect("initial sync");
     let sync = started.elapsed();
 
     let evaluator = Evaluator::new(&config, store.clone(), metrics.clone());
@@ -120,10 +123,29 @@ async fn run(rows: usize) {
     println!("hcc-monitor evaluation benchmark: {rows} dossiers, {open} open");
     println!("| step | figure | target |");
     println!("| --- | --- | --- |");
-    println!("| generate the source (demo generator) | {:.1} s, {:.0} rows/s | - |", secs(generated), rows as f64 / secs(generated));
-    println!("| initial full sync source → SQLite store | {:.1} s, {:.0} rows/s ({} rows) | - |", secs(sync), report.rows as f64 / secs(sync), report.rows);
-    println!("| first evaluation cycle (scores every resolved dossier once) | {:.2} s | - |", secs(first_cycle));
-    println!("| evaluation cycle, median of 5 | {:.3} s | ≤ 1 s |", secs(median(cycles)));
-    println!("| /metrics render, median of 20 | {:.2} ms ({} bytes) | ≤ 20 ms |", secs(median(renders)) * 1000.0, size);
+    println!(
+        "| generate the source (demo generator) | {:.1} s, {:.0} rows/s | - |",
+        secs(generated),
+        rows as f64 / secs(generated)
+    );
+    println!(
+        "| initial full sync source → SQLite store | {:.1} s, {:.0} rows/s ({} rows) | - |",
+        secs(sync),
+        report.rows as f64 / secs(sync),
+        report.rows
+    );
+    println!(
+        "| first evaluation cycle (scores every resolved dossier once) | {:.2} s | - |",
+        secs(first_cycle)
+    );
+    println!(
+        "| evaluation cycle, median of 5 | {:.3} s | ≤ 1 s |",
+        secs(median(cycles))
+    );
+    println!(
+        "| /metrics render, median of 20 | {:.2} ms ({} bytes) | ≤ 20 ms |",
+        secs(median(renders)) * 1000.0,
+        size
+    );
     println!("| peak RSS | {:.0} MiB | ≤ 300 MiB |", peak_rss_mib());
 }

@@ -12,8 +12,10 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::evaluate::Evaluator;
+use crate::handoff::Handoffs;
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
+use crate::probe::{Probe, SoftwareReader};
 use crate::scheduler::{self, Job};
 use crate::source::{PollMode, Poller, SourceError};
 use crate::store::{Store, StoreError};
@@ -29,6 +31,10 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Source(#[from] SourceError),
+    #[error(transparent)]
+    Probe(#[from] crate::probe::ProbeError),
+    #[error(transparent)]
+    Software(#[from] crate::probe::SoftwareError),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -42,6 +48,8 @@ pub struct Application {
     state: AppState,
     pollers: Vec<Arc<Poller>>,
     clock: Arc<dyn Clock>,
+    /// Probes, software error counts and handoffs: one job each.
+    monitor_jobs: Vec<Job>,
     extra_jobs: Vec<Job>,
 }
 
@@ -72,6 +80,14 @@ impl Application {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let evaluator = Arc::new(Evaluator::new(&config, store.clone(), metrics.clone()));
+        let monitor_jobs = monitor_jobs(&config, &pollers, &metrics)?;
+        let handoffs = Arc::new(Handoffs::new(
+            config.handoffs.clone(),
+            store.clone(),
+            config.calendar.clone(),
+            metrics.clone(),
+            clock.clone(),
+        ));
         let state = AppState {
             store,
             metrics,
@@ -79,8 +95,10 @@ impl Application {
             clock: clock.clone(),
             time_zone: config.service.time_zone,
             bearer_token: config.service.bearer_token.clone(),
+            handoffs,
         };
         Ok(Application {
+            monitor_jobs: [monitor_jobs, state.handoffs.jobs()].concat(),
             config,
             listener,
             state,
@@ -161,6 +179,7 @@ impl Application {
             )
             .run_at_start(FIRST_POLL_STAGGER * self.pollers.len() as u32 + Duration::from_secs(1)),
         );
+        jobs.extend(self.monitor_jobs.iter().cloned());
         jobs.extend(self.extra_jobs.iter().cloned());
         jobs
     }
@@ -222,28 +241,40 @@ impl Application {
     }
 }
 
-/// Fires the token on Ctrl-C or SIGTERM.
-pub fn cancel_on_signals(shutdown: CancellationToken) {
+/// A job per probe and per software; SQL ones share their source's pool.
+fn monitor_jobs(
+    config: &Config,
+    pollers: &[Arc<Poller>],
+    metrics: &Arc<Metrics>,
+) -> Result<Vec<Job>, AppError> {
+    let pool = |name: &str| {
+        pollers
+            .iter()
+            .find(|p| p.name() == name)
+            .map(|p| p.pool().clone())
+    };
+    let mut jobs = Vec::new();
+    for cfg in &config.probes {
+        jobs.push(Arc::new(Probe::new(cfg.clone(), pool, metrics.clone())?).job());
+    }
+    for cfg in &config.software {
+        jobs.push(Arc::new(SoftwareReader::new(cfg.clone(), pool, metrics.clone())?).job());
+    }
+    Ok(jobs)
+}
+
+/// Fires the token on Ctrl-C or SIGTERM. The handlers are installed before this returns, so a
+/// signal that arrives while the application is still starting is not lost (nor fatal).
+pub fn cancel_on_signals(shutdown: CancellationToken) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
     tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                    std::future::pending::<()>().await;
-                }
-            }
-        };
-        #[cfg(not(unix))]
-        let term = std::future::pending::<()>();
         tokio::select! {
-            _ = ctrl_c => tracing::info!("Ctrl-C received"),
-            () = term => tracing::info!("SIGTERM received"),
+            _ = interrupt.recv() => tracing::info!("Ctrl-C received"),
+            _ = term.recv() => tracing::info!("SIGTERM received"),
         }
         shutdown.cancel();
     });
+    Ok(())
 }

@@ -17,10 +17,14 @@ pub mod demo;
 pub mod dossier;
 /// The evaluation cycle: gauges recomputed from the store.
 pub mod evaluate;
+/// Transfers of dossiers between sources: pending, stuck, lag (DESIGN §7).
+pub mod handoff;
 /// The HTTP server: metrics, health, JSON API.
 pub mod http;
 /// Every exported metric, declared once.
 pub mod metrics;
+/// Equipment and software probes (HTTP, TCP, SQL) and software error counts.
+pub mod probe;
 /// The official report table per department and in total.
 pub mod report;
 /// Cron jobs with timeouts, skip-if-running, panic capture and shutdown.

@@ -84,6 +84,14 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: report::Format,
     },
+    /// List the handoffs between sources that are stuck, from the store.
+    Handoffs {
+        #[arg(short, long, env = "HCC_CONFIG")]
+        config: PathBuf,
+        /// Replay as of this instant (RFC 3339), e.g. 2026-03-02T09:00:00+07:00.
+        #[arg(long)]
+        as_of: Option<DateTime<Utc>>,
+    },
     /// Run a demo centre: a generated SQLite dossier database with live changes, and the service
     /// on the embedded default. With --into, fill a database for benchmarks instead.
     Demo {
@@ -214,6 +222,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", report::render(&r, format));
             store.close().await;
         }
+        Command::Handoffs { config, as_of } => {
+            let config = Config::load(&config)?;
+            let store = Store::open_and_migrate(&config.store).await?;
+            let clock: Arc<dyn Clock> = match as_of {
+                Some(t) => Arc::new(FixedClock(t)),
+                None => Arc::new(SystemClock),
+            };
+            let handoffs = hcc_monitor::handoff::Handoffs::new(
+                config.handoffs.clone(),
+                store,
+                config.calendar.clone(),
+                Arc::new(hcc_monitor::metrics::Metrics::new()),
+                clock,
+            );
+            handoffs.track_all().await?;
+            let report = handoffs.report(handoffs.now()).await?;
+            print_handoffs(&report, config.calendar.time_zone());
+        }
         Command::Demo {
             dir,
             listen,
@@ -258,6 +284,8 @@ async fn offline(path: &std::path::Path) -> anyhow::Result<(Config, Store, Evalu
 }
 
 async fn serve(config: Config, extra: Option<hcc_monitor::scheduler::Job>) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    cancel_on_signals(shutdown.clone()).context("cannot install the signal handlers")?;
     let mut app = Application::build(config, Arc::new(SystemClock))
         .await
         .context("cannot start hcc-monitor")?;
@@ -265,10 +293,33 @@ async fn serve(config: Config, extra: Option<hcc_monitor::scheduler::Job>) -> an
         app = app.with_job(job);
     }
     println!("serving on http://{}/metrics", app.local_addr());
-    let shutdown = CancellationToken::new();
-    cancel_on_signals(shutdown.clone());
     app.run_until_stopped(shutdown).await?;
     Ok(())
+}
+
+fn print_handoffs(report: &hcc_monitor::handoff::HandoffReport, tz: chrono_tz::Tz) {
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M");
+    println!("handoffs as of {}", local(report.as_of));
+    for pair in &report.handoffs {
+        println!(
+            "{} -> {}: {} pending, {} stuck (over {} working hours)",
+            pair.from,
+            pair.to,
+            pair.pending,
+            pair.stuck.len(),
+            pair.stuck_after_working_seconds as f64 / 3600.0
+        );
+        for s in &pair.stuck {
+            println!(
+                "  {}  transferred {}  pending {:.1} working hours  ({}, {})",
+                s.dossier_id,
+                local(s.transferred_at),
+                s.pending_working_seconds as f64 / 3600.0,
+                s.department,
+                s.procedure_code
+            );
+        }
+    }
 }
 
 async fn check_config(path: &std::path::Path, connect: bool) -> anyhow::Result<ExitCode> {

@@ -42,6 +42,10 @@ fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric")
 }
 
+fn float_gauge_vec(name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    GaugeVec::new(Opts::new(name, help), labels).expect("valid metric")
+}
+
 fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
 }
@@ -77,6 +81,16 @@ pub struct Metrics {
     pub dossiers: IntGaugeVec,
     pub job_runs: IntCounterVec,
     pub job_skipped: IntCounterVec,
+    pub probe_success: IntGaugeVec,
+    pub probe_duration: GaugeVec,
+    pub probe_phase_duration: GaugeVec,
+    pub probe_failures: IntCounterVec,
+    pub probe_tls_expiry: GaugeVec,
+    pub probe_value: GaugeVec,
+    pub software_errors: IntCounterVec,
+    pub handoff_pending: IntGaugeVec,
+    pub handoff_stuck: IntGaugeVec,
+    pub handoff_lag: HistogramVec,
 
     pub dossiers_open: IntGaugeVec,
     pub dossiers_open_by_procedure: IntGaugeVec,
@@ -108,14 +122,11 @@ impl Metrics {
                 "1 if the last poll of the source succeeded, else 0.",
                 &["source"],
             ),
-            source_last_success: GaugeVec::new(
-                Opts::new(
-                    "hcc_source_last_success_timestamp_seconds",
-                    "Unix time of the last successful poll of the source.",
-                ),
+            source_last_success: float_gauge_vec(
+                "hcc_source_last_success_timestamp_seconds",
+                "Unix time of the last successful poll of the source.",
                 &["source"],
-            )
-            .expect("valid metric"),
+            ),
             source_poll_duration: histogram_vec(
                 "hcc_source_poll_duration_seconds",
                 "Wall time of each poll of the source, successful or not.",
@@ -240,6 +251,64 @@ impl Metrics {
                 "Unix time of the last successful evaluation cycle.",
             )
             .expect("valid metric"),
+            probe_success: gauge_vec(
+                "hcc_probe_success",
+                "1 if the last run of the probe succeeded, else 0.",
+                &["probe", "kind", "group"],
+            ),
+            probe_duration: float_gauge_vec(
+                "hcc_probe_duration_seconds",
+                "Wall time of the last run of the probe, successful or not.",
+                &["probe", "kind", "group"],
+            ),
+            probe_phase_duration: float_gauge_vec(
+                "hcc_probe_phase_duration_seconds",
+                "Time spent in each phase of the last run of the probe (resolve, connect \
+                     (with the TLS handshake), processing, transfer, exchange); 0 for a phase \
+                     the run did not reach.",
+                &["probe", "phase"],
+            ),
+            probe_failures: counter_vec(
+                "hcc_probe_failures_total",
+                "Failed probe runs by reason (timeout, dns, refused, connect, tls, status, \
+                     body, io, query).",
+                &["probe", "reason"],
+            ),
+            probe_tls_expiry: float_gauge_vec(
+                "hcc_probe_tls_expiry_timestamp_seconds",
+                "Unix time at which the last TLS certificate the probe was served expires.",
+                &["probe"],
+            ),
+            probe_value: float_gauge_vec(
+                "hcc_probe_value",
+                "The number in the first column of an SQL probe's last successful result.",
+                &["probe"],
+            ),
+            software_errors: counter_vec(
+                "hcc_software_errors_total",
+                "Errors logged by each software, by kind, as the software counts them.",
+                &["system", "kind"],
+            ),
+            handoff_pending: gauge_vec(
+                "hcc_handoff_pending",
+                "Dossiers transferred in the from source and not yet seen in the to source.",
+                &["from", "to"],
+            ),
+            handoff_stuck: gauge_vec(
+                "hcc_handoff_stuck",
+                "Pending handoffs older than the handoff's threshold in working time.",
+                &["from", "to"],
+            ),
+            handoff_lag: histogram_vec(
+                "hcc_handoff_lag_seconds",
+                "Wall time from a dossier's transfer in the from source until it was first \
+                 seen in the to source; observed once per dossier.",
+                &["from", "to"],
+                vec![
+                    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0,
+                    172800.0, 604800.0,
+                ],
+            ),
             registry,
             snapshot: RwLock::new(()),
         };
@@ -277,6 +346,16 @@ impl Metrics {
             Box::new(self.calendar_coverage_end.clone()),
             Box::new(self.evaluation_duration.clone()),
             Box::new(self.evaluation_last_success.clone()),
+            Box::new(self.probe_success.clone()),
+            Box::new(self.probe_duration.clone()),
+            Box::new(self.probe_phase_duration.clone()),
+            Box::new(self.probe_failures.clone()),
+            Box::new(self.probe_tls_expiry.clone()),
+            Box::new(self.probe_value.clone()),
+            Box::new(self.software_errors.clone()),
+            Box::new(self.handoff_pending.clone()),
+            Box::new(self.handoff_stuck.clone()),
+            Box::new(self.handoff_lag.clone()),
             #[cfg(target_os = "linux")]
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
@@ -320,6 +399,36 @@ impl Metrics {
         ] {
             self.source_poll_errors.with_label_values(&[source, kind]);
         }
+    }
+}
+
+impl Metrics {
+    /// Registers a probe's series so that a probe that never ran is visible as failing, and
+    /// every failure reason it can report starts at 0.
+    pub fn init_probe(
+        &self,
+        probe: &str,
+        kind: &str,
+        group: &str,
+        reasons: &[&str],
+        phases: &[&str],
+    ) {
+        self.probe_success
+            .with_label_values(&[probe, kind, group])
+            .set(0);
+        self.probe_duration.with_label_values(&[probe, kind, group]);
+        for reason in reasons {
+            self.probe_failures.with_label_values(&[probe, reason]);
+        }
+        for phase in phases {
+            self.probe_phase_duration.with_label_values(&[probe, phase]);
+        }
+    }
+
+    pub fn init_handoff(&self, from: &str, to: &str) {
+        self.handoff_pending.with_label_values(&[from, to]);
+        self.handoff_stuck.with_label_values(&[from, to]);
+        self.handoff_lag.with_label_values(&[from, to]);
     }
 }
 

@@ -19,3 +19,12 @@ pub const SOURCE_BATCH_ROWS: usize = 1000;
 /// Each poll re-reads this much before the last watermark: a transaction that committed late
 /// with an older change marker is still picked up; the upsert makes the re-read harmless.
 pub const SOURCE_WATERMARK_OVERLAP_SECS: u64 = 60;
+
+/// Equipment and software probes run twice a minute, like a typical blackbox scrape.
+pub const PROBE_SCHEDULE: &str = "*/30 * * * * *";
+pub const PROBE_TIMEOUT_SECS: u64 = 10;
+pub const SOFTWARE_SCHEDULE: &str = "0 * * * * *";
+pub const SOFTWARE_TIMEOUT_SECS: u64 = 30;
+pub const HANDOFF_SCHEDULE: &str = "0 * * * * *";
+/// A transfer not seen in the receiving system after one working day is stuck.
+pub const HANDOFF_STUCK_AFTER_WORKING_HOURS: u64 = 8;

@@ -18,6 +18,7 @@ use chrono_tz::Tz;
 pub use defaults::*;
 pub use schedule::CronSchedule;
 pub use secret::{Secret, redact_url};
+pub(crate) use validate::Checker;
 
 use crate::calendar::Calendar;
 use crate::dossier::Status;
@@ -35,6 +36,9 @@ pub struct Config {
     /// Statutory time per procedure, for dossiers whose source gives no due date.
     pub catalogue: Arc<Catalogue>,
     pub sources: Vec<SourceConfig>,
+    pub probes: Vec<crate::probe::ProbeConfig>,
+    pub software: Vec<crate::probe::SoftwareConfig>,
+    pub handoffs: Vec<crate::handoff::HandoffConfig>,
 }
 
 #[derive(Debug, Clone)]

@@ -24,6 +24,12 @@ pub struct RawConfig {
     pub catalogue: RawCatalogue,
     #[serde(default, rename = "source")]
     pub sources: Vec<RawSource>,
+    #[serde(default, rename = "probe")]
+    pub probes: Vec<crate::probe::config::RawProbe>,
+    #[serde(default)]
+    pub software: Vec<crate::probe::config::RawSoftware>,
+    #[serde(default, rename = "handoff")]
+    pub handoffs: Vec<crate::handoff::config::RawHandoff>,
 }
 
 #[derive(Debug, Default, Deserialize)]

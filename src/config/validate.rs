@@ -13,20 +13,25 @@ use super::*;
 use crate::sla::StatutoryTime;
 
 /// Collects problems; helpers return `None` for a bad value so that validation goes on.
-struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     problems: &'a mut Vec<Problem>,
     env: &'a dyn Fn(&str) -> Option<String>,
 }
 
 impl Checker<'_> {
-    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
             key: key.into(),
             message: message.into(),
         });
     }
 
-    fn schedule(&mut self, key: &str, expr: Option<&str>, default: &str) -> Option<CronSchedule> {
+    pub(crate) fn schedule(
+        &mut self,
+        key: &str,
+        expr: Option<&str>,
+        default: &str,
+    ) -> Option<CronSchedule> {
         CronSchedule::parse(expr.unwrap_or(default))
             .map_err(|e| self.problem(key, e))
             .ok()
@@ -49,7 +54,7 @@ impl Checker<'_> {
 
     /// A secret given inline (with `${ENV}` references) or as `<key>_file`, exactly one of them
     /// when `required`.
-    fn secret(
+    pub(crate) fn secret(
         &mut self,
         key: &str,
         inline: Option<&str>,
@@ -89,7 +94,47 @@ impl Checker<'_> {
         }
     }
 
-    fn positive<T: PartialOrd + Default + Copy>(&mut self, key: &str, v: Option<T>, d: T) -> T {
+    /// A required name that becomes a metric label: unique among the `what`s in `seen`.
+    pub(crate) fn label_name(
+        &mut self,
+        key: &str,
+        name: Option<String>,
+        seen: &mut HashSet<String>,
+        what: &str,
+    ) -> Option<String> {
+        match name {
+            None => {
+                self.problem(key, format!("missing; every {what} needs a unique name"));
+                None
+            }
+            Some(n)
+                if n.is_empty()
+                    || !n
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || "_-".contains(ch)) =>
+            {
+                self.problem(
+                    key,
+                    format!(
+                        "{n:?}: use letters, digits, '-' and '_' only (it becomes a metric label)"
+                    ),
+                );
+                None
+            }
+            Some(n) if !seen.insert(n.clone()) => {
+                self.problem(key, format!("{n:?} is used by another {what}"));
+                None
+            }
+            Some(n) => Some(n),
+        }
+    }
+
+    pub(crate) fn positive<T: PartialOrd + Default + Copy>(
+        &mut self,
+        key: &str,
+        v: Option<T>,
+        d: T,
+    ) -> T {
         let v = v.unwrap_or(d);
         if v <= T::default() {
             self.problem(key, "must be greater than 0");
@@ -199,6 +244,9 @@ pub(super) fn validate(
         .enumerate()
         .map(|(i, s)| validate_source(&mut c, i, s, centre_tz, catalogue.is_empty(), &mut names))
         .collect();
+    let probes = crate::probe::config::validate_probes(&mut c, raw.probes, &names);
+    let software = crate::probe::config::validate_software(&mut c, raw.software, &names);
+    let handoffs = crate::handoff::config::validate_handoffs(&mut c, raw.handoffs, &names);
 
     Some(Config {
         path: path.to_path_buf(),
@@ -217,6 +265,9 @@ pub(super) fn validate(
             max_connections: store_max,
         },
         sources: sources.into_iter().collect::<Option<Vec<_>>>()?,
+        probes: probes?,
+        software: software?,
+        handoffs: handoffs?,
     })
 }
 
@@ -229,29 +280,7 @@ fn validate_source(
     names: &mut HashSet<String>,
 ) -> Option<SourceConfig> {
     let key = |k: &str| format!("source[{i}].{k}");
-    let name = match s.name {
-        None => {
-            c.problem(key("name"), "missing; every source needs a unique name");
-            None
-        }
-        Some(n)
-            if n.is_empty()
-                || !n
-                    .chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || "_-".contains(ch)) =>
-        {
-            c.problem(
-                key("name"),
-                format!("{n:?}: use letters, digits, '-' and '_' only (it becomes a metric label)"),
-            );
-            None
-        }
-        Some(n) if !names.insert(n.clone()) => {
-            c.problem(key("name"), format!("{n:?} is used by another source"));
-            None
-        }
-        Some(n) => Some(n),
-    };
+    let name = c.label_name(&key("name"), s.name, names, "source");
     let url = c
         .secret(&key("url"), s.url.as_deref(), s.url_file.as_deref(), true)
         .flatten();

@@ -4,6 +4,7 @@
 pub mod api;
 mod auth;
 mod error;
+mod handoffs;
 mod health;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub time_zone: chrono_tz::Tz,
     pub bearer_token: Option<Secret>,
+    pub handoffs: Arc<crate::handoff::Handoffs>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -39,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/api/v1/dossiers", get(api::dossiers))
         .route("/api/v1/summary", get(api::summary))
+        .route("/api/v1/handoffs", get(handoffs::stuck))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_bearer,

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use futures::stream::{BoxStream, StreamExt};
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use sqlx::pool::PoolOptions;
-use sqlx::{Column, Row};
+use sqlx::{AssertSqlSafe, Column, Row};
 
 pub use poller::{Deadlines, PollMode, PollReport, Poller};
 use value::{RawRow, RawValue};
@@ -76,7 +76,7 @@ impl SourceError {
     }
 
     /// Sorts a driver error into connect / statement timeout / query.
-    fn from_fetch(name: &str, error: FetchError) -> SourceError {
+    pub(crate) fn from_fetch(name: &str, error: FetchError) -> SourceError {
         let name = name.to_string();
         match error {
             FetchError::Sql(error) if is_connect_error(&error) => {
@@ -187,6 +187,19 @@ impl SourcePool {
             SourcePool::MySql(p) => mysql::fetch(p, sql, watermark),
             SourcePool::Sqlite(p) => sqlite::fetch(p, sql, watermark),
         }
+    }
+
+    /// Runs an operator's query that takes no parameter and returns its first `limit` rows: SQL
+    /// probes and software error counts. The rest of the result is not read.
+    pub async fn query(&self, sql: &str, limit: usize) -> Result<Vec<RawRow>, FetchError> {
+        // The query is the operator's own SQL from the config file, not user input.
+        let sql = AssertSqlSafe(sql.to_string());
+        let stream = match self {
+            SourcePool::Postgres(p) => rows(sqlx::query(sql).fetch(p), postgres::decode),
+            SourcePool::MySql(p) => rows(sqlx::query(sql).fetch(p), mysql::decode),
+            SourcePool::Sqlite(p) => rows(sqlx::query(sql).fetch(p), sqlite::decode),
+        };
+        stream.take(limit).try_collect().await
     }
 
     /// Opens one connection and runs a trivial query: `check-config --connect`.

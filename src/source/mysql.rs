@@ -65,7 +65,7 @@ pub fn fetch<'a>(
     rows(query.fetch(pool), decode)
 }
 
-fn decode(row: &MySqlRow, i: usize) -> Result<RawValue, FetchError> {
+pub(super) fn decode(row: &MySqlRow, i: usize) -> Result<RawValue, FetchError> {
     let raw = row.try_get_raw(i)?;
     if raw.is_null() {
         return Ok(RawValue::Null);

@@ -42,7 +42,7 @@ pub fn fetch<'a>(
     )
 }
 
-fn decode(row: &PgRow, i: usize) -> Result<RawValue, FetchError> {
+pub(super) fn decode(row: &PgRow, i: usize) -> Result<RawValue, FetchError> {
     let raw = row.try_get_raw(i)?;
     if raw.is_null() {
         return Ok(RawValue::Null);

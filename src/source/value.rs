@@ -25,6 +25,16 @@ impl RawValue {
         }
     }
 
+    /// The value as a number: SQL probe results and error counts.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            RawValue::Int(i) => Some(*i as f64),
+            RawValue::Float(f) => Some(*f),
+            RawValue::Text(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
     /// The value as text, for ids, codes and names (numbers are common status codes).
     pub fn as_text(&self) -> Option<String> {
         match self {

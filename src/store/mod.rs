@@ -4,12 +4,14 @@
 
 mod dossiers;
 mod evaluation;
+mod handoffs;
 mod open;
 
 use sqlx::{PgPool, SqlitePool};
 
 pub use dossiers::{BatchOutcome, Rejection, StatusCount, StoredDossier};
 pub use evaluation::{EvalRow, PauseChange, PeriodCounts, Periods, Scored};
+pub use handoffs::{Arrival, PendingHandoff};
 
 /// Runs the same expression against whichever pool the store has.
 macro_rules! on_pool {

@@ -18,13 +18,18 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
-/// A config with the store in `dir`, port 0 and the given `[[source]]` sections.
-pub fn config(dir: &Path, extra: &str) -> Config {
-    let text = format!(
+/// The text of a config with the store in `dir`, port 0 and the given sections.
+pub fn config_text(dir: &Path, extra: &str) -> String {
+    format!(
         "[service]\nlisten = \"127.0.0.1:0\"\nevaluate_schedule = \"* * * * * *\"\n\
          [store]\nurl = \"sqlite://{}/store.db\"\n{extra}",
         dir.display()
-    );
+    )
+}
+
+/// A config with the store in `dir`, port 0 and the given `[[source]]` sections.
+pub fn config(dir: &Path, extra: &str) -> Config {
+    let text = config_text(dir, extra);
     Config::parse(Path::new("test.toml"), &text, |_| None)
         .unwrap_or_else(|e| panic!("test config is invalid: {e}"))
 }

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod db;
+pub mod peers;
 pub mod proxy;
 
 use std::time::Duration;
