@@ -161,13 +161,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     clock.clone(),
                     config.deadlines(),
                 )?;
+                let started = std::time::Instant::now();
                 match poller.poll(PollMode::Incremental).await {
                     Ok(r) => println!(
-                        "{}: {} rows stored, {} rejected, watermark {}",
+                        "{}: {} rows stored, {} rejected, watermark {}, in {:.3} s",
                         source.name,
                         r.rows,
                         r.rejected,
-                        r.watermark.as_deref().unwrap_or("unchanged")
+                        r.watermark.as_deref().unwrap_or("unchanged"),
+                        started.elapsed().as_secs_f64()
                     ),
                     Err(e) => {
                         failed = true;

@@ -162,7 +162,7 @@ KQ = "resolved"
     let polled = hcc(&["poll-once", "--config", config, "--as-of", AS_OF]);
     assert!(polled.status.success(), "{}", text(&polled.stderr));
     assert!(
-        text(&polled.stdout).contains("pg: 8 rows stored, 0 rejected"),
+        text(&polled.stdout).contains("pg: 8 rows stored, 0 rejected, watermark"),
         "{}",
         text(&polled.stdout)
     );
