@@ -43,7 +43,11 @@ pub struct StatusCount {
 }
 
 /// `INSERT .. VALUES ($1..$17), ($18..$34) .. ON CONFLICT DO UPDATE` for `rows` dossiers.
-fn upsert_sql(rows: usize) -> String {
+///
+/// SQLite gets anonymous `?` placeholders: it resolves a numbered one by a linear search of the
+/// statement's parameter names, which made binding 17,000 `$N` values quadratic (70 % of an
+/// initial sync's time in `sqlite3_bind_parameter_name`).
+fn upsert_sql(rows: usize, numbered: bool) -> String {
     let mut sql = String::with_capacity(200 + rows * 100);
     sql.push_str(
         "INSERT INTO dossiers (source, dossier_id, procedure_code, procedure_name, department, \
@@ -59,8 +63,12 @@ fn upsert_sql(rows: usize) -> String {
             if c > 0 {
                 sql.push(',');
             }
-            sql.push('$');
-            sql.push_str(&(r * DOSSIER_COLUMNS + c + 1).to_string());
+            if numbered {
+                sql.push('$');
+                sql.push_str(&(r * DOSSIER_COLUMNS + c + 1).to_string());
+            } else {
+                sql.push('?');
+            }
         }
         sql.push(')');
     }
@@ -111,7 +119,7 @@ impl Store {
         let mut tx = self.begin().await?;
         for dossiers in dossiers.chunks(ROWS_PER_STATEMENT) {
             // The SQL text is made only of our own placeholders; every value is bound.
-            let sql = upsert_sql(dossiers.len());
+            let sql = upsert_sql(dossiers.len(), self.backend() == "postgres");
             on_tx!(tx, conn => {
                 let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
                 for d in dossiers {
