@@ -2,6 +2,7 @@
 //! every problem at once, each naming its key and what was expected.
 
 mod defaults;
+mod notify;
 mod raw;
 mod schedule;
 mod secret;
@@ -16,6 +17,10 @@ use std::time::Duration;
 use chrono_tz::Tz;
 
 pub use defaults::*;
+pub use notify::{
+    LevelConfig, MailConfig, NotifyConfig, Recipients, ReportConfig, Role, SmtpConfig, SmtpTls,
+    Transport,
+};
 pub use schedule::CronSchedule;
 pub use secret::{Secret, redact_url};
 
@@ -35,6 +40,8 @@ pub struct Config {
     /// Statutory time per procedure, for dossiers whose source gives no due date.
     pub catalogue: Arc<Catalogue>,
     pub sources: Vec<SourceConfig>,
+    /// Escalations, reports and the mail transport.
+    pub notify: NotifyConfig,
 }
 
 #[derive(Debug, Clone)]

@@ -7,26 +7,27 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
+use super::notify::{RawNotify, validate_notify};
 use super::raw::{RawCatalogue, RawConfig, RawSource};
 use super::secret::expand_env;
 use super::*;
 use crate::sla::StatutoryTime;
 
 /// Collects problems; helpers return `None` for a bad value so that validation goes on.
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     problems: &'a mut Vec<Problem>,
     env: &'a dyn Fn(&str) -> Option<String>,
 }
 
 impl Checker<'_> {
-    fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
             key: key.into(),
             message: message.into(),
         });
     }
 
-    fn schedule(&mut self, key: &str, expr: Option<&str>, default: &str) -> Option<CronSchedule> {
+    pub(super) fn schedule(&mut self, key: &str, expr: Option<&str>, default: &str) -> Option<CronSchedule> {
         CronSchedule::parse(expr.unwrap_or(default))
             .map_err(|e| self.problem(key, e))
             .ok()
@@ -49,7 +50,7 @@ impl Checker<'_> {
 
     /// A secret given inline (with `${ENV}` references) or as `<key>_file`, exactly one of them
     /// when `required`.
-    fn secret(
+    pub(super) fn secret(
         &mut self,
         key: &str,
         inline: Option<&str>,
@@ -89,7 +90,7 @@ impl Checker<'_> {
         }
     }
 
-    fn positive<T: PartialOrd + Default + Copy>(&mut self, key: &str, v: Option<T>, d: T) -> T {
+    pub(super) fn positive<T: PartialOrd + Default + Copy>(&mut self, key: &str, v: Option<T>, d: T) -> T {
         let v = v.unwrap_or(d);
         if v <= T::default() {
             self.problem(key, "must be greater than 0");
@@ -199,6 +200,17 @@ pub(super) fn validate(
         .enumerate()
         .map(|(i, s)| validate_source(&mut c, i, s, centre_tz, catalogue.is_empty(), &mut names))
         .collect();
+    let notify = validate_notify(
+        &mut c,
+        RawNotify {
+            departments: raw.departments,
+            recipients: raw.recipients,
+            escalation: raw.escalation,
+            reports: raw.reports,
+            mail: raw.mail,
+        },
+        calendar.as_deref(),
+    );
 
     Some(Config {
         path: path.to_path_buf(),
@@ -217,6 +229,7 @@ pub(super) fn validate(
             max_connections: store_max,
         },
         sources: sources.into_iter().collect::<Option<Vec<_>>>()?,
+        notify: notify?,
     })
 }
 
