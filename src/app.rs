@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::evaluate::Evaluator;
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
+use crate::notify::{MailError, Mailer, Notifier, TemplateError, Templates};
 use crate::scheduler::{self, Job};
 use crate::source::{PollMode, Poller, SourceError};
 use crate::store::{Store, StoreError};
@@ -31,6 +32,10 @@ pub enum AppError {
     Source(#[from] SourceError),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    #[error(transparent)]
+    Templates(#[from] TemplateError),
 }
 
 /// Pause between the first polls of consecutive sources at start.
@@ -41,6 +46,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     pollers: Vec<Arc<Poller>>,
+    notifier: Arc<Notifier>,
     clock: Arc<dyn Clock>,
     extra_jobs: Vec<Job>,
 }
@@ -72,6 +78,16 @@ impl Application {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let evaluator = Arc::new(Evaluator::new(&config, store.clone(), metrics.clone()));
+        let notifier = Arc::new(Notifier::new(
+            config.notify.clone(),
+            config.calendar.clone(),
+            store.clone(),
+            evaluator.clone(),
+            metrics.clone(),
+            clock.clone(),
+            Templates::load(config.notify.mail.templates_dir.as_deref())?,
+            Mailer::new(&config.notify.mail)?,
+        ));
         let state = AppState {
             store,
             metrics,
@@ -85,6 +101,7 @@ impl Application {
             listener,
             state,
             pollers,
+            notifier,
             clock,
             extra_jobs: Vec::new(),
         })
@@ -99,6 +116,10 @@ impl Application {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    pub fn notifier(&self) -> &Arc<Notifier> {
+        &self.notifier
     }
 
     /// Adds a job beside the configured ones (the demo's data trickle).
@@ -161,7 +182,56 @@ impl Application {
             )
             .run_at_start(FIRST_POLL_STAGGER * self.pollers.len() as u32 + Duration::from_secs(1)),
         );
+        jobs.extend(self.notify_jobs());
         jobs.extend(self.extra_jobs.iter().cloned());
+        jobs
+    }
+
+    /// A planner run per level on its digest schedule, a job per report, and the outbox drain,
+    /// which also runs right after start so that emails left pending by a stop go out.
+    fn notify_jobs(&self) -> Vec<Job> {
+        let cfg = self.notifier.config();
+        let mut jobs = Vec::new();
+        for (i, level) in cfg.levels.iter().enumerate() {
+            let n = self.notifier.clone();
+            jobs.push(Job::new(
+                format!("escalate:{}", level.rule.name),
+                level.digest_schedule.clone(),
+                Duration::from_secs(300),
+                move |_| {
+                    let n = n.clone();
+                    async move { n.escalate(i).await.map(drop).map_err(Into::into) }
+                },
+            ));
+        }
+        for (i, report) in cfg.reports.iter().enumerate() {
+            let n = self.notifier.clone();
+            jobs.push(Job::new(
+                format!("report:{}", report.name),
+                report.schedule.clone(),
+                Duration::from_secs(300),
+                move |_| {
+                    let n = n.clone();
+                    async move { n.report(i).await.map(drop).map_err(Into::into) }
+                },
+            ));
+        }
+        let n = self.notifier.clone();
+        jobs.push(
+            Job::new(
+                "mail-drain",
+                cfg.mail.drain_schedule.clone(),
+                // Each send is bounded by mail.timeout and a run stops at the first unreachable
+                // server; this bounds a long batch. Not cancelled at shutdown: an email the
+                // server is accepting must be marked sent, or it would go again.
+                cfg.mail.timeout * 10,
+                move |_| {
+                    let n = n.clone();
+                    async move { n.drain().await.map(drop).map_err(Into::into) }
+                },
+            )
+            .run_at_start(Duration::from_secs(1)),
+        );
         jobs
     }
 

@@ -21,6 +21,9 @@ pub mod evaluate;
 pub mod http;
 /// Every exported metric, declared once.
 pub mod metrics;
+/// Escalation digests and scheduled reports: planner runs, the outbox drain, the mailer and
+/// the email templates (DESIGN §6).
+pub mod notify;
 /// The official report table per department and in total.
 pub mod report;
 /// Cron jobs with timeouts, skip-if-running, panic capture and shutdown.

@@ -4,8 +4,8 @@
 use std::sync::RwLock;
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 const HOUR: f64 = 3600.0;
@@ -92,6 +92,13 @@ pub struct Metrics {
     pub calendar_days_remaining: IntGauge,
     pub evaluation_duration: Gauge,
     pub evaluation_last_success: Gauge,
+
+    pub escalations_decided: IntCounterVec,
+    pub escalations_sent: IntCounterVec,
+    pub escalations_failed: IntCounterVec,
+    pub outbox_pending: IntGaugeVec,
+    pub outbox_dead: IntGaugeVec,
+    pub email_send_duration: Histogram,
 }
 
 impl Metrics {
@@ -239,6 +246,40 @@ impl Metrics {
                 "Unix time of the last successful evaluation cycle.",
             )
             .expect("valid metric"),
+            escalations_decided: counter_vec(
+                "hcc_escalations_decided_total",
+                "Escalations decided (one per dossier, level and repeat cycle), by level.",
+                &["level"],
+            ),
+            escalations_sent: counter_vec(
+                "hcc_escalations_sent_total",
+                "Emails accepted by the mail transport, by level (report:<name> for reports).",
+                &["level"],
+            ),
+            escalations_failed: counter_vec(
+                "hcc_escalations_failed_total",
+                "Failed email attempts by level and reason (connect, tls, auth, rejected, \
+                 timeout, other).",
+                &["level", "reason"],
+            ),
+            outbox_pending: gauge_vec(
+                "hcc_outbox_pending",
+                "Emails waiting in the outbox (for working hours, a retry or the next drain).",
+                &["level"],
+            ),
+            outbox_dead: gauge_vec(
+                "hcc_outbox_dead",
+                "Emails given up after the last attempt or a permanent refusal.",
+                &["level"],
+            ),
+            email_send_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "hcc_email_send_duration_seconds",
+                    "Wall time of each email sent or attempted.",
+                )
+                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
+            )
+            .expect("valid metric"),
             registry,
             snapshot: RwLock::new(()),
         };
@@ -276,6 +317,12 @@ impl Metrics {
             Box::new(self.calendar_days_remaining.clone()),
             Box::new(self.evaluation_duration.clone()),
             Box::new(self.evaluation_last_success.clone()),
+            Box::new(self.escalations_decided.clone()),
+            Box::new(self.escalations_sent.clone()),
+            Box::new(self.escalations_failed.clone()),
+            Box::new(self.outbox_pending.clone()),
+            Box::new(self.outbox_dead.clone()),
+            Box::new(self.email_send_duration.clone()),
             #[cfg(target_os = "linux")]
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
@@ -319,6 +366,19 @@ impl Metrics {
         ] {
             self.source_poll_errors.with_label_values(&[source, kind]);
         }
+    }
+}
+
+impl Metrics {
+    /// Registers a level's outbox series at zero.
+    pub fn init_outbox_level(&self, level: &str) {
+        self.escalations_decided.with_label_values(&[level]);
+        self.escalations_sent.with_label_values(&[level]);
+        for reason in crate::notify::reason::ALL {
+            self.escalations_failed.with_label_values(&[level, reason]);
+        }
+        self.outbox_pending.with_label_values(&[level]).set(0);
+        self.outbox_dead.with_label_values(&[level]).set(0);
     }
 }
 

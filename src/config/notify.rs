@@ -467,16 +467,24 @@ fn mail(c: &mut Checker<'_>, m: RawMail) -> Option<MailConfig> {
         ("port", m.port.is_some()),
         ("tls", m.tls.is_some()),
         ("username", m.username.is_some()),
-        ("password", m.password.is_some() || m.password_file.is_some()),
+        (
+            "password",
+            m.password.is_some() || m.password_file.is_some(),
+        ),
         ("pool_size", m.pool_size.is_some()),
     ];
     let transport = match m.transport.as_deref().unwrap_or("file") {
         "file" => {
             for (k, _) in smtp_keys.iter().filter(|(_, set)| *set) {
-                c.problem(format!("mail.{k}"), "only meaningful with transport = \"smtp\"");
+                c.problem(
+                    format!("mail.{k}"),
+                    "only meaningful with transport = \"smtp\"",
+                );
             }
             Some(Transport::File(
-                m.folder.clone().unwrap_or_else(|| PathBuf::from(MAIL_FOLDER)),
+                m.folder
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(MAIL_FOLDER)),
             ))
         }
         "smtp" => smtp(c, &m),
@@ -576,7 +584,10 @@ fn smtp(c: &mut Checker<'_>, m: &RawMail) -> Option<Transport> {
             None
         }
         (None, Some(Some(_))) => {
-            c.problem("mail.username", "missing; password is set without a username");
+            c.problem(
+                "mail.username",
+                "missing; password is set without a username",
+            );
             None
         }
         (_, None) => None,

@@ -27,7 +27,12 @@ impl Checker<'_> {
         });
     }
 
-    pub(super) fn schedule(&mut self, key: &str, expr: Option<&str>, default: &str) -> Option<CronSchedule> {
+    pub(super) fn schedule(
+        &mut self,
+        key: &str,
+        expr: Option<&str>,
+        default: &str,
+    ) -> Option<CronSchedule> {
         CronSchedule::parse(expr.unwrap_or(default))
             .map_err(|e| self.problem(key, e))
             .ok()
@@ -90,7 +95,12 @@ impl Checker<'_> {
         }
     }
 
-    pub(super) fn positive<T: PartialOrd + Default + Copy>(&mut self, key: &str, v: Option<T>, d: T) -> T {
+    pub(super) fn positive<T: PartialOrd + Default + Copy>(
+        &mut self,
+        key: &str,
+        v: Option<T>,
+        d: T,
+    ) -> T {
         let v = v.unwrap_or(d);
         if v <= T::default() {
             self.problem(key, "must be greater than 0");

@@ -11,7 +11,9 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use dossiers::{BatchOutcome, Rejection, StatusCount, StoredDossier};
 pub use evaluation::{EvalRow, PauseChange, PeriodCounts, Periods, Scored};
-pub use outbox::{Attempt, EscalationKey, NewMessage, OutboxEntry, OutboxRow, state as outbox_state};
+pub use outbox::{
+    Attempt, EscalationKey, NewMessage, OutboxEntry, OutboxRow, state as outbox_state,
+};
 
 /// Runs the same expression against whichever pool the store has.
 macro_rules! on_pool {
