@@ -469,3 +469,6 @@ pub async fn outbox_status(store: &Store, latest: i64) -> Result<OutboxStatus, S
         .collect();
     Ok(OutboxStatus { counts, latest })
 }
+
+#[cfg(test)]
+mod tests;
