@@ -2,6 +2,7 @@
 //! real port, the binary itself.
 
 mod config_errors;
+mod escalation;
 mod helpers;
 mod resilience;
 mod sources_mysql;
