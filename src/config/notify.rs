@@ -165,27 +165,30 @@ pub(super) fn validate_notify(
     let levels = match raw.escalation {
         Some(e) => {
             let mut names = HashSet::new();
-            e.level
+            // Every level is checked before any is given up on, so all problems are reported.
+            let checked: Vec<Option<LevelConfig>> = e
+                .level
                 .into_iter()
                 .enumerate()
                 .map(|(i, l)| level(c, i, l, &mut names))
-                .collect::<Option<Vec<_>>>()
+                .collect();
+            checked.into_iter().collect::<Option<Vec<_>>>()
         }
         None => Some(default_levels(&recipients, calendar)),
     };
     let mut names = HashSet::new();
-    let reports = raw
+    let reports: Vec<Option<ReportConfig>> = raw
         .reports
         .into_iter()
         .enumerate()
         .map(|(i, r)| report(c, i, r, &mut names))
-        .collect::<Option<Vec<_>>>();
+        .collect();
     let mail = mail(c, raw.mail);
     Some(NotifyConfig {
         departments: raw.departments,
         recipients,
         levels: levels?,
-        reports: reports?,
+        reports: reports.into_iter().collect::<Option<Vec<_>>>()?,
         mail: mail?,
     })
 }

@@ -31,6 +31,11 @@ pub enum MailError {
         host: String,
         source: lettre::transport::smtp::Error,
     },
+    #[error("cannot create the email folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("the SMTP server refused or failed: {0}")]
     Smtp(#[from] lettre::transport::smtp::Error),
     #[error("cannot write the email file: {0}")]
@@ -47,7 +52,7 @@ impl MailError {
         match self {
             MailError::TlsSetup { .. } => reason::TLS,
             MailError::Timeout(_) => reason::TIMEOUT,
-            MailError::File(_) | MailError::Recipient => reason::OTHER,
+            MailError::File(_) | MailError::Folder { .. } | MailError::Recipient => reason::OTHER,
             MailError::Smtp(e) => {
                 if e.is_timeout() {
                     reason::TIMEOUT
@@ -113,7 +118,13 @@ impl Mailer {
     /// The configured transport; nothing connects yet.
     pub fn new(config: &MailConfig) -> Result<Mailer, MailError> {
         match &config.transport {
-            Transport::File(folder) => Ok(Mailer::File(AsyncFileTransport::new(folder))),
+            Transport::File(folder) => {
+                std::fs::create_dir_all(folder).map_err(|source| MailError::Folder {
+                    path: folder.display().to_string(),
+                    source,
+                })?;
+                Ok(Mailer::File(AsyncFileTransport::new(folder)))
+            }
             Transport::Smtp(smtp) => {
                 let tls_params = || {
                     TlsParameters::new(smtp.host.clone()).map_err(|source| MailError::TlsSetup {
