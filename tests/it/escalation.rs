@@ -446,3 +446,66 @@ async fn a_scheduled_report_goes_once_per_period_with_its_csv() {
     assert!(csv.content.contains("SO_XAY_DUNG"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_demo_writes_its_escalations_as_eml_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let calendar =
+        Arc::new(hcc_monitor::calendar::Calendar::from_settings(&Default::default()).unwrap());
+    let tz = calendar.time_zone();
+    let cal = calendar.clone();
+    let due: hcc_monitor::demo::generator::DueFn =
+        Arc::new(move |t, days| cal.add_working_days(t, days));
+    let listen = "127.0.0.1:0".parse().unwrap();
+    let now = Utc::now();
+    let path = hcc_monitor::demo::prepare(dir.path(), listen, 300, now, tz, due)
+        .await
+        .unwrap();
+    let config = hcc_monitor::config::Config::load(&path).unwrap();
+    assert_eq!(config.notify.levels.len(), 3);
+    let app = hcc_monitor::app::Application::build(config, Arc::new(FixedClock(now)))
+        .await
+        .unwrap();
+    let notifier = app.notifier().clone();
+    let store = app.state().store.clone();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    eventually(
+        "the demo source is polled",
+        Duration::from_secs(30),
+        || async {
+            store
+                .count_by_status()
+                .await
+                .unwrap()
+                .iter()
+                .map(|c| c.count)
+                .sum::<i64>()
+                >= 300
+        },
+    )
+    .await;
+    let mut decided = 0;
+    for level in 0..3 {
+        decided += notifier.escalate(level).await.unwrap().decided;
+    }
+    assert!(
+        decided > 0,
+        "sixty days of demo data have dossiers to escalate"
+    );
+    notifier.report(0).await.unwrap();
+    notifier.drain().await.unwrap();
+    let emails = std::fs::read_dir(dir.path().join("mail"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "eml")
+        })
+        .count();
+    assert!(emails >= 2, "{emails} .eml files");
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
