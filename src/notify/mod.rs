@@ -72,6 +72,12 @@ pub struct OutboxStatus {
     pub latest: Vec<OutboxEntry>,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Delivery {
+    working_hours_only: bool,
+    first_attempt_at: DateTime<Utc>,
+}
+
 pub struct Notifier {
     config: NotifyConfig,
     rules: Vec<LevelRule>,
@@ -182,17 +188,13 @@ impl Notifier {
                 by_recipient.entry(a).or_default().push(v);
             }
         }
-        let next_attempt_at = if level.working_hours_only {
-            cal.next_opening(now)
-        } else {
-            now
-        };
         let mut messages = Vec::with_capacity(by_recipient.len());
         for (to, dossiers) in &by_recipient {
             let ctx = context::digest(&self.config, cal, &level.rule, dossiers, &views, now);
             let rendered = self.templates.render(Kind::Digest, &ctx)?;
             let key = format!("escalation/{name}/{}/{to}", now.timestamp());
-            messages.push(self.message(key, name, to, rendered, now, None, next_attempt_at)?);
+            let delivery = self.delivery(level.working_hours_only, now);
+            messages.push(self.message(key, name, to, rendered, now, None, delivery)?);
         }
         let keys: Vec<EscalationKey> = decided
             .iter()
@@ -212,7 +214,7 @@ impl Notifier {
             level = name,
             decided = keys.len(),
             queued,
-            first_attempt = %next_attempt_at,
+            working_hours_only = level.working_hours_only,
             "escalations decided and queued"
         );
         self.refresh_gauges().await?;
@@ -244,11 +246,7 @@ impl Notifier {
         to.sort();
         to.dedup();
         let level = &self.labels[self.config.levels.len() + index];
-        let next_attempt_at = if r.working_hours_only {
-            cal.next_opening(now)
-        } else {
-            now
-        };
+        let delivery = self.delivery(r.working_hours_only, now);
         let mut messages = Vec::with_capacity(to.len());
         for address in &to {
             let key = format!("report/{}/{}/{address}", r.name, built.from.timestamp());
@@ -265,7 +263,7 @@ impl Notifier {
                 rendered,
                 now,
                 Some(file),
-                next_attempt_at,
+                delivery,
             )?);
         }
         let queued = self.store.enqueue(&messages, now).await?;
@@ -283,7 +281,7 @@ impl Notifier {
         rendered: Rendered,
         now: DateTime<Utc>,
         attachment: Option<message::File>,
-        next_attempt_at: DateTime<Utc>,
+        delivery: Delivery,
     ) -> Result<NewMessage, NotifyError> {
         let body = message::compose(&self.config.mail.from, to, &key, rendered, now, attachment)?;
         Ok(NewMessage {
@@ -292,9 +290,22 @@ impl Notifier {
             level: level.to_string(),
             recipient: to.to_string(),
             body,
-            working_hours_only: next_attempt_at != now,
-            next_attempt_at,
+            working_hours_only: delivery.working_hours_only,
+            next_attempt_at: delivery.first_attempt_at,
         })
+    }
+
+    /// When an email queued now is first tried: at once, or at the next opening of the calendar
+    /// for emails that keep to working hours (which their retries do too).
+    fn delivery(&self, working_hours_only: bool, now: DateTime<Utc>) -> Delivery {
+        Delivery {
+            working_hours_only,
+            first_attempt_at: if working_hours_only {
+                self.calendar.next_opening(now)
+            } else {
+                now
+            },
+        }
     }
 
     /// Sends every email due now; failures are retried with back-off, and marked dead after

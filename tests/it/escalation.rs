@@ -509,3 +509,42 @@ async fn the_demo_writes_its_escalations_as_eml_files() {
     shutdown.cancel();
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn send_test_email_delivers_one_message_through_the_configured_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpServer::start(free_port(), &dir.path().join("maildir")).await;
+    let path = dir.path().join("hcc.toml");
+    let store = format!(
+        "[store]\nurl = \"sqlite://{}/store.db\"\n",
+        dir.path().display()
+    );
+    std::fs::write(&path, format!("{store}{}", mail(smtp.port))).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hcc-monitor"))
+        .args(["send-test-email", "--config"])
+        .arg(&path)
+        .args(["--to", DIRECTOR, "--as-of", "2026-03-05T09:00:00+07:00"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("sent to g***@tthcc.example.gov.vn"),
+        "{stdout}"
+    );
+    let mails = messages(&smtp.maildir);
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].subject, "[TTHCC] Thư thử nghiệm của hcc-monitor");
+    assert!(
+        mails[0]
+            .text
+            .as_deref()
+            .unwrap()
+            .contains("09:00 05/03/2026")
+    );
+    assert!(stdout.contains(&mails[0].message_id), "{stdout}");
+}
