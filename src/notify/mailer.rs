@@ -2,6 +2,7 @@
 //! loopback relay), .eml files in a folder, or memory for tests of pure logic. Messages are sent
 //! as the bytes the outbox keeps, so a retry is the same message.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use lettre::address::Envelope;
@@ -100,7 +101,11 @@ pub type Sent = Arc<Mutex<Vec<(Envelope, Vec<u8>)>>>;
 #[derive(Clone)]
 pub enum Mailer {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    File(AsyncFileTransport<Tokio1Executor>),
+    File {
+        transport: AsyncFileTransport<Tokio1Executor>,
+        /// Created on the first email, so that a service that never sends leaves no folder.
+        folder: PathBuf,
+    },
     Memory(Sent),
 }
 
@@ -108,7 +113,7 @@ impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Mailer::Smtp(_) => "Mailer::Smtp",
-            Mailer::File(_) => "Mailer::File",
+            Mailer::File { .. } => "Mailer::File",
             Mailer::Memory(_) => "Mailer::Memory",
         })
     }
@@ -118,13 +123,10 @@ impl Mailer {
     /// The configured transport; nothing connects yet.
     pub fn new(config: &MailConfig) -> Result<Mailer, MailError> {
         match &config.transport {
-            Transport::File(folder) => {
-                std::fs::create_dir_all(folder).map_err(|source| MailError::Folder {
-                    path: folder.display().to_string(),
-                    source,
-                })?;
-                Ok(Mailer::File(AsyncFileTransport::new(folder)))
-            }
+            Transport::File(folder) => Ok(Mailer::File {
+                transport: AsyncFileTransport::new(folder),
+                folder: folder.clone(),
+            }),
             Transport::Smtp(smtp) => {
                 let tls_params = || {
                     TlsParameters::new(smtp.host.clone()).map_err(|source| MailError::TlsSetup {
@@ -161,7 +163,7 @@ impl Mailer {
     pub fn kind(&self) -> &'static str {
         match self {
             Mailer::Smtp(_) => "smtp",
-            Mailer::File(_) => "file",
+            Mailer::File { .. } => "file",
             Mailer::Memory(_) => "memory",
         }
     }
@@ -169,7 +171,15 @@ impl Mailer {
     pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<(), MailError> {
         match self {
             Mailer::Smtp(t) => t.send_raw(envelope, message).await.map(drop)?,
-            Mailer::File(t) => t.send_raw(envelope, message).await.map(drop)?,
+            Mailer::File { transport, folder } => {
+                tokio::fs::create_dir_all(folder)
+                    .await
+                    .map_err(|source| MailError::Folder {
+                        path: folder.display().to_string(),
+                        source,
+                    })?;
+                transport.send_raw(envelope, message).await.map(drop)?
+            }
             Mailer::Memory(sent) => sent
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -183,7 +193,7 @@ impl Mailer {
     pub async fn check(&self) -> Result<(), MailError> {
         match self {
             Mailer::Smtp(t) => t.test_connection().await.map(drop).map_err(MailError::from),
-            Mailer::File(_) | Mailer::Memory(_) => Ok(()),
+            Mailer::File { .. } | Mailer::Memory(_) => Ok(()),
         }
     }
 }
