@@ -548,3 +548,78 @@ async fn send_test_email_delivers_one_message_through_the_configured_server() {
     );
     assert!(stdout.contains(&mails[0].message_id), "{stdout}");
 }
+
+#[tokio::test]
+async fn the_outbox_keeps_its_guarantees_on_a_postgresql_store() {
+    use hcc_monitor::store::{Attempt, EscalationKey, NewMessage, Store};
+    let db = crate::helpers::db::TestDb::create(crate::helpers::db::Server::Postgres).await;
+    let store = Store::open_and_migrate(&hcc_monitor::config::StoreConfig {
+        url: hcc_monitor::config::Secret::new(db.url()),
+        max_connections: 2,
+    })
+    .await
+    .unwrap();
+    let now = at(5, 9, 0);
+    let key = EscalationKey {
+        source: "hcc".into(),
+        dossier_id: "TP-1".into(),
+        level: "department_head".into(),
+        cycle: 0,
+    };
+    let message = NewMessage {
+        key: "escalation/department_head/1/a@x.vn".into(),
+        message_id: hcc_monitor::notify::message_id("escalation/department_head/1/a@x.vn"),
+        level: "department_head".into(),
+        recipient: "a@x.vn".into(),
+        body: "Subject: x\r\n\r\nx\r\n".into(),
+        working_hours_only: true,
+        next_attempt_at: at(5, 13, 30),
+    };
+    let queued = store
+        .record_escalations(&[key.clone()], now, &[message.clone()])
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+    // The same decision and email again: nothing new.
+    let again = store
+        .record_escalations(&[key], now, &[message])
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    let history = store.escalation_history("department_head").await.unwrap();
+    assert_eq!(history[&("hcc".into(), "TP-1".into())], (now, 0));
+
+    assert!(
+        store.due_messages(now, 10).await.unwrap().is_empty(),
+        "waits for 13:30"
+    );
+    let due = store.due_messages(at(5, 13, 30), 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let next = at(5, 14, 0);
+    store
+        .record_attempt(
+            &due[0].message_key,
+            Attempt::Failed {
+                class: "connect",
+                next,
+                dead: false,
+            },
+            at(5, 13, 30),
+        )
+        .await
+        .unwrap();
+    store
+        .record_attempt(&due[0].message_key, Attempt::Sent, next)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.outbox_counts().await.unwrap(),
+        [("department_head".to_string(), "sent".to_string(), 1)]
+    );
+    let latest = store.outbox_latest(10).await.unwrap();
+    assert_eq!(
+        (latest[0].attempts, latest[0].sent_at),
+        (2, Some(next.timestamp()))
+    );
+    store.close().await;
+}
