@@ -576,7 +576,11 @@ async fn the_outbox_keeps_its_guarantees_on_a_postgresql_store() {
         next_attempt_at: at(5, 13, 30),
     };
     let queued = store
-        .record_escalations(&[key.clone()], now, &[message.clone()])
+        .record_escalations(
+            std::slice::from_ref(&key),
+            now,
+            std::slice::from_ref(&message),
+        )
         .await
         .unwrap();
     assert_eq!(queued, 1);
