@@ -15,6 +15,7 @@ use crate::evaluate::Evaluator;
 use crate::handoff::Handoffs;
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
+use crate::notify::{MailError, Mailer, Notifier, TemplateError, Templates};
 use crate::probe::{Probe, SoftwareReader};
 use crate::scheduler::{self, Job};
 use crate::source::{PollMode, Poller, SourceError};
@@ -37,6 +38,10 @@ pub enum AppError {
     Software(#[from] crate::probe::SoftwareError),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    #[error(transparent)]
+    Templates(#[from] TemplateError),
 }
 
 /// Pause between the first polls of consecutive sources at start.
@@ -47,6 +52,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     pollers: Vec<Arc<Poller>>,
+    notifier: Arc<Notifier>,
     clock: Arc<dyn Clock>,
     /// Probes, software error counts and handoffs: one job each.
     monitor_jobs: Vec<Job>,
@@ -88,6 +94,16 @@ impl Application {
             metrics.clone(),
             clock.clone(),
         ));
+        let notifier = Arc::new(Notifier::new(
+            config.notify.clone(),
+            config.calendar.clone(),
+            store.clone(),
+            evaluator.clone(),
+            metrics.clone(),
+            clock.clone(),
+            Templates::load(config.notify.mail.templates_dir.as_deref())?,
+            Mailer::new(&config.notify.mail)?,
+        ));
         let state = AppState {
             store,
             metrics,
@@ -103,6 +119,7 @@ impl Application {
             listener,
             state,
             pollers,
+            notifier,
             clock,
             extra_jobs: Vec::new(),
         })
@@ -117,6 +134,10 @@ impl Application {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    pub fn notifier(&self) -> &Arc<Notifier> {
+        &self.notifier
     }
 
     /// Adds a job beside the configured ones (the demo's data trickle).
@@ -180,7 +201,56 @@ impl Application {
             .run_at_start(FIRST_POLL_STAGGER * self.pollers.len() as u32 + Duration::from_secs(1)),
         );
         jobs.extend(self.monitor_jobs.iter().cloned());
+        jobs.extend(self.notify_jobs());
         jobs.extend(self.extra_jobs.iter().cloned());
+        jobs
+    }
+
+    /// A planner run per level on its digest schedule, a job per report, and the outbox drain,
+    /// which also runs right after start so that emails left pending by a stop go out.
+    fn notify_jobs(&self) -> Vec<Job> {
+        let cfg = self.notifier.config();
+        let mut jobs = Vec::new();
+        for (i, level) in cfg.levels.iter().enumerate() {
+            let n = self.notifier.clone();
+            jobs.push(Job::new(
+                format!("escalate:{}", level.rule.name),
+                level.digest_schedule.clone(),
+                Duration::from_secs(300),
+                move |_| {
+                    let n = n.clone();
+                    async move { n.escalate(i).await.map(drop).map_err(Into::into) }
+                },
+            ));
+        }
+        for (i, report) in cfg.reports.iter().enumerate() {
+            let n = self.notifier.clone();
+            jobs.push(Job::new(
+                format!("report:{}", report.name),
+                report.schedule.clone(),
+                Duration::from_secs(300),
+                move |_| {
+                    let n = n.clone();
+                    async move { n.report(i).await.map(drop).map_err(Into::into) }
+                },
+            ));
+        }
+        let n = self.notifier.clone();
+        jobs.push(
+            Job::new(
+                "mail-drain",
+                cfg.mail.drain_schedule.clone(),
+                // Each send is bounded by mail.timeout and a run stops at the first unreachable
+                // server; this bounds a long batch. Not cancelled at shutdown: an email the
+                // server is accepting must be marked sent, or it would go again.
+                cfg.mail.timeout * 10,
+                move |_| {
+                    let n = n.clone();
+                    async move { n.drain().await.map(drop).map_err(Into::into) }
+                },
+            )
+            .run_at_start(Duration::from_secs(1)),
+        );
         jobs
     }
 

@@ -23,6 +23,9 @@ pub mod handoff;
 pub mod http;
 /// Every exported metric, declared once.
 pub mod metrics;
+/// Escalation digests and scheduled reports: planner runs, the outbox drain, the mailer and
+/// the email templates (DESIGN §6).
+pub mod notify;
 /// Equipment and software probes (HTTP, TCP, SQL) and software error counts.
 pub mod probe;
 /// The official report table per department and in total.

@@ -92,6 +92,17 @@ enum Command {
         #[arg(long)]
         as_of: Option<DateTime<Utc>>,
     },
+    /// Send one test email straight away through the configured transport (not the outbox).
+    SendTestEmail {
+        #[arg(short, long, env = "HCC_CONFIG")]
+        config: PathBuf,
+        /// The recipient's address.
+        #[arg(long)]
+        to: String,
+        /// Date the email as of this instant (RFC 3339).
+        #[arg(long)]
+        as_of: Option<DateTime<Utc>>,
+    },
     /// Run a demo centre: a generated SQLite dossier database with live changes, and the service
     /// on the embedded default. With --into, fill a database for benchmarks instead.
     Demo {
@@ -242,6 +253,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = handoffs.report(handoffs.now()).await?;
             print_handoffs(&report, config.calendar.time_zone());
         }
+        Command::SendTestEmail { config, to, as_of } => {
+            let config = Config::load(&config)?;
+            let to: lettre::Address = to
+                .parse()
+                .with_context(|| format!("{to:?} is not an email address"))?;
+            let id = hcc_monitor::notify::send_test_email(
+                &config.notify.mail,
+                &config.calendar,
+                &to,
+                as_of.unwrap_or_else(Utc::now),
+            )
+            .await
+            .context("the test email was not sent")?;
+            println!(
+                "sent to {}: Message-ID {id}",
+                hcc_monitor::notify::mask(to.as_ref())
+            );
+        }
         Command::Demo {
             dir,
             listen,
@@ -349,6 +378,19 @@ async fn check_config(path: &std::path::Path, connect: bool) -> anyhow::Result<E
         Err(e) => {
             ok = false;
             println!("store: {e}");
+        }
+    }
+    match hcc_monitor::notify::Mailer::new(&config.notify.mail) {
+        Ok(mailer) => match mailer.check().await {
+            Ok(()) => println!("mail ({}): ready", mailer.kind()),
+            Err(e) => {
+                ok = false;
+                println!("mail ({}): {e}", mailer.kind());
+            }
+        },
+        Err(e) => {
+            ok = false;
+            println!("mail: {e}");
         }
     }
     for source in &config.sources {

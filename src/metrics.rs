@@ -4,8 +4,8 @@
 use std::sync::RwLock;
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 const HOUR: f64 = 3600.0;
@@ -106,6 +106,13 @@ pub struct Metrics {
     pub calendar_coverage_end: Gauge,
     pub evaluation_duration: Gauge,
     pub evaluation_last_success: Gauge,
+
+    pub escalations_decided: IntCounterVec,
+    pub escalations_sent: IntCounterVec,
+    pub escalations_failed: IntCounterVec,
+    pub outbox_pending: IntGaugeVec,
+    pub outbox_dead: IntGaugeVec,
+    pub email_send_duration: Histogram,
 }
 
 impl Metrics {
@@ -309,6 +316,40 @@ impl Metrics {
                     172800.0, 604800.0,
                 ],
             ),
+            escalations_decided: counter_vec(
+                "hcc_escalations_decided_total",
+                "Escalations decided (one per dossier, level and repeat cycle), by level.",
+                &["level"],
+            ),
+            escalations_sent: counter_vec(
+                "hcc_escalations_sent_total",
+                "Emails accepted by the mail transport, by level (report:<name> for reports).",
+                &["level"],
+            ),
+            escalations_failed: counter_vec(
+                "hcc_escalations_failed_total",
+                "Failed email attempts by level and reason (connect, tls, auth, rejected, \
+                 timeout, other).",
+                &["level", "reason"],
+            ),
+            outbox_pending: gauge_vec(
+                "hcc_outbox_pending",
+                "Emails waiting in the outbox (for working hours, a retry or the next drain).",
+                &["level"],
+            ),
+            outbox_dead: gauge_vec(
+                "hcc_outbox_dead",
+                "Emails given up after the last attempt or a permanent refusal.",
+                &["level"],
+            ),
+            email_send_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "hcc_email_send_duration_seconds",
+                    "Wall time of each email sent or attempted.",
+                )
+                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
+            )
+            .expect("valid metric"),
             registry,
             snapshot: RwLock::new(()),
         };
@@ -356,6 +397,12 @@ impl Metrics {
             Box::new(self.handoff_pending.clone()),
             Box::new(self.handoff_stuck.clone()),
             Box::new(self.handoff_lag.clone()),
+            Box::new(self.escalations_decided.clone()),
+            Box::new(self.escalations_sent.clone()),
+            Box::new(self.escalations_failed.clone()),
+            Box::new(self.outbox_pending.clone()),
+            Box::new(self.outbox_dead.clone()),
+            Box::new(self.email_send_duration.clone()),
             #[cfg(target_os = "linux")]
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
@@ -429,6 +476,17 @@ impl Metrics {
         self.handoff_pending.with_label_values(&[from, to]);
         self.handoff_stuck.with_label_values(&[from, to]);
         self.handoff_lag.with_label_values(&[from, to]);
+    }
+
+    /// Registers a level's outbox series at zero.
+    pub fn init_outbox_level(&self, level: &str) {
+        self.escalations_decided.with_label_values(&[level]);
+        self.escalations_sent.with_label_values(&[level]);
+        for reason in crate::notify::reason::ALL {
+            self.escalations_failed.with_label_values(&[level, reason]);
+        }
+        self.outbox_pending.with_label_values(&[level]).set(0);
+        self.outbox_dead.with_label_values(&[level]).set(0);
     }
 }
 

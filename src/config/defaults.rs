@@ -28,3 +28,19 @@ pub const SOFTWARE_TIMEOUT_SECS: u64 = 30;
 pub const HANDOFF_SCHEDULE: &str = "0 * * * * *";
 /// A transfer not seen in the receiving system after one working day is stuck.
 pub const HANDOFF_STUCK_AFTER_WORKING_HOURS: u64 = 8;
+/// Twice a working day, early in each session; runs on rest days are skipped for levels that
+/// keep to working hours, so make-up Saturdays are covered without a special schedule.
+pub const DIGEST_SCHEDULE: &str = "0 30 7,13 * * *";
+/// The default department-head level fires at this fraction of the allowed time used, or at
+/// one working day left, when the rules want an apology and a new appointment issued.
+pub const ESCALATE_FRACTION_USED: f64 = 0.75;
+pub const MAIL_FOLDER: &str = "hcc-data/mail";
+pub const MAIL_FROM: &str = "hcc-monitor <hcc-monitor@localhost>";
+pub const SMTP_POOL_SIZE: u32 = 2;
+pub const MAIL_TIMEOUT_SECS: u64 = 30;
+/// How often the outbox is drained.
+pub const MAIL_DRAIN_SCHEDULE: &str = "*/5 * * * * *";
+/// Attempts before a message is marked dead: with the back-off below, about half a day.
+pub const MAIL_MAX_ATTEMPTS: u32 = 12;
+pub const MAIL_RETRY_INITIAL_SECS: u64 = 30;
+pub const MAIL_RETRY_MAX_SECS: u64 = 3600;

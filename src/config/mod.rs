@@ -2,6 +2,7 @@
 //! every problem at once, each naming its key and what was expected.
 
 mod defaults;
+mod notify;
 mod raw;
 mod schedule;
 mod secret;
@@ -16,6 +17,10 @@ use std::time::Duration;
 use chrono_tz::Tz;
 
 pub use defaults::*;
+pub use notify::{
+    LevelConfig, MailConfig, NotifyConfig, Recipients, ReportConfig, Role, SmtpConfig, SmtpTls,
+    Transport,
+};
 pub use schedule::CronSchedule;
 pub use secret::{Secret, redact_url};
 pub(crate) use validate::Checker;
@@ -39,6 +44,8 @@ pub struct Config {
     pub probes: Vec<crate::probe::ProbeConfig>,
     pub software: Vec<crate::probe::SoftwareConfig>,
     pub handoffs: Vec<crate::handoff::HandoffConfig>,
+    /// Escalations, reports and the mail transport.
+    pub notify: NotifyConfig,
 }
 
 #[derive(Debug, Clone)]

@@ -30,6 +30,17 @@ pub struct RawConfig {
     pub software: Vec<crate::probe::config::RawSoftware>,
     #[serde(default, rename = "handoff")]
     pub handoffs: Vec<crate::handoff::config::RawHandoff>,
+    /// Department code → display name, for emails.
+    #[serde(default)]
+    pub departments: BTreeMap<String, String>,
+    #[serde(default)]
+    pub recipients: RawRecipients,
+    /// Absent: the default levels (DESIGN §6) for the roles that have recipients.
+    pub escalation: Option<RawEscalation>,
+    #[serde(default, rename = "report")]
+    pub reports: Vec<RawReport>,
+    #[serde(default)]
+    pub mail: RawMail,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,4 +87,71 @@ pub struct RawSource {
     pub procedure_labels: Option<bool>,
     #[serde(default)]
     pub status_map: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawRecipients {
+    #[serde(default)]
+    pub department_heads: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub centre_director: Vec<String>,
+    #[serde(default)]
+    pub province_leaders: Vec<String>,
+    #[serde(default)]
+    pub it_team: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawEscalation {
+    #[serde(default)]
+    pub level: Vec<RawLevel>,
+}
+
+/// The condition keys are alternatives: the level applies when any of those given holds.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLevel {
+    pub name: Option<String>,
+    pub sla_state: Option<String>,
+    pub working_hours_left_at_most: Option<u32>,
+    pub fraction_used_at_least: Option<f64>,
+    pub due_today: Option<bool>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    pub digest_schedule: Option<String>,
+    pub working_hours_only: Option<bool>,
+    pub repeat_every_working_hours: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawReport {
+    pub name: Option<String>,
+    pub period: Option<String>,
+    pub schedule: Option<String>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    pub working_hours_only: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawMail {
+    pub transport: Option<String>,
+    pub folder: Option<PathBuf>,
+    pub from: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub tls: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub pool_size: Option<u32>,
+    pub timeout_secs: Option<u64>,
+    pub drain_schedule: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub retry_initial_secs: Option<u64>,
+    pub retry_max_secs: Option<u64>,
+    pub templates_dir: Option<PathBuf>,
 }

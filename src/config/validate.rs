@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
+use super::notify::{RawNotify, validate_notify};
 use super::raw::{RawCatalogue, RawConfig, RawSource};
 use super::secret::expand_env;
 use super::*;
@@ -247,6 +248,17 @@ pub(super) fn validate(
     let probes = crate::probe::config::validate_probes(&mut c, raw.probes, &names);
     let software = crate::probe::config::validate_software(&mut c, raw.software, &names);
     let handoffs = crate::handoff::config::validate_handoffs(&mut c, raw.handoffs, &names);
+    let notify = validate_notify(
+        &mut c,
+        RawNotify {
+            departments: raw.departments,
+            recipients: raw.recipients,
+            escalation: raw.escalation,
+            reports: raw.reports,
+            mail: raw.mail,
+        },
+        calendar.as_deref(),
+    );
 
     Some(Config {
         path: path.to_path_buf(),
@@ -268,6 +280,7 @@ pub(super) fn validate(
         probes: probes?,
         software: software?,
         handoffs: handoffs?,
+        notify: notify?,
     })
 }
 

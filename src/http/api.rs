@@ -109,3 +109,23 @@ pub async fn summary(
     )
         .into_response())
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxQuery {
+    limit: Option<i64>,
+}
+
+/// Emails by state and level, and the latest ones with masked recipients and no bodies.
+pub async fn outbox(
+    State(state): State<AppState>,
+    Query(q): Query<OutboxQuery>,
+) -> Result<Json<crate::notify::OutboxStatus>, ApiError> {
+    let limit = q
+        .limit
+        .unwrap_or(DEFAULT_LIMIT as i64)
+        .clamp(0, MAX_LIMIT as i64);
+    Ok(Json(
+        crate::notify::outbox_status(&state.store, limit).await?,
+    ))
+}

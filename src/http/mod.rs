@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/dossiers", get(api::dossiers))
         .route("/api/v1/summary", get(api::summary))
         .route("/api/v1/handoffs", get(handoffs::stuck))
+        .route("/api/v1/outbox", get(api::outbox))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_bearer,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use render::{Format, render};
+pub use render::{Format, grid, render};
 
 use crate::dossier::{Channel, Status};
 use crate::evaluate::{Evaluator, Period};

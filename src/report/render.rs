@@ -61,11 +61,11 @@ fn cells(r: &ReportRow, name: &str) -> Vec<String> {
     v
 }
 
-fn lines(report: &Report) -> Vec<Vec<String>> {
-    report
-        .rows
-        .iter()
-        .map(|r| cells(r, &r.department))
+/// The header, a line per department (named by `name`) and the total line, whose last cell is
+/// the on-time rate.
+pub fn grid(report: &Report, name: impl Fn(&str) -> String) -> Vec<Vec<String>> {
+    std::iter::once(HEADERS.map(String::from).to_vec())
+        .chain(report.rows.iter().map(|r| cells(r, &name(&r.department))))
         .chain(std::iter::once(cells(&report.total, TOTAL_LABEL)))
         .collect()
 }
@@ -104,7 +104,7 @@ pub fn render(report: &Report, format: Format) -> String {
         }
         Format::Csv => {
             let mut out = String::new();
-            for line in std::iter::once(HEADERS.map(String::from).to_vec()).chain(lines(report)) {
+            for line in grid(report, str::to_string) {
                 let quoted: Vec<String> = line
                     .iter()
                     .map(|c| {
@@ -121,9 +121,7 @@ pub fn render(report: &Report, format: Format) -> String {
             out
         }
         Format::Table => {
-            let all: Vec<Vec<String>> = std::iter::once(HEADERS.map(String::from).to_vec())
-                .chain(lines(report))
-                .collect();
+            let all = grid(report, str::to_string);
             let local = |t: chrono::DateTime<chrono::Utc>| {
                 t.with_timezone(&report.time_zone)
                     .format("%H:%M %d/%m/%Y")

@@ -1,5 +1,5 @@
-//! SLA states, outcomes and statutory times (DESIGN §4-§5): pure functions of the calendar, the
-//! policy and a dossier's instants; no I/O.
+//! SLA states, outcomes, statutory times and escalation planning (DESIGN §4-§6): pure
+//! functions of the calendar, the policy and a dossier's instants; no I/O.
 //!
 //! Pauses: working time spent in a paused status never counts as elapsed, and by default
 //! (`pause_extends_due`) moves the deadline later by as much. Callers computing the outcome of
@@ -7,6 +7,7 @@
 //! `paused_working_secs` up to the resolution).
 
 mod catalogue;
+mod escalation;
 mod format;
 mod outcome;
 mod settings;
@@ -16,6 +17,7 @@ mod state;
 mod tests;
 
 pub use catalogue::{Catalogue, StatutoryTime, StatutoryTimeError};
+pub use escalation::{Condition, Decision, LevelRule, Previous, current_level, decide};
 pub use format::format_working_duration;
 pub use outcome::{OnTimeRule, Outcome, outcome};
 pub use settings::{DueSoon, SlaPolicy, SlaSettings, SlaSettingsError};

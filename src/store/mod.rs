@@ -1,17 +1,21 @@
-//! The service's own database: SQLite by default (a file, WAL), PostgreSQL when the URL says so.
-//! Both backends run the same SQL text (instants are Unix seconds, placeholders `$N`), so every
+//! The service's own database (dossiers, history, escalations and the outbox): SQLite by
+//! default (a file, WAL), PostgreSQL when the URL says so. Both backends run the same SQL text (instants are Unix seconds, placeholders `$N`), so every
 //! query is written once and `on_pool!` instantiates it for the backend in use.
 
 mod dossiers;
 mod evaluation;
 mod handoffs;
 mod open;
+mod outbox;
 
 use sqlx::{PgPool, SqlitePool};
 
 pub use dossiers::{BatchOutcome, Rejection, StatusCount, StoredDossier};
 pub use evaluation::{EvalRow, PauseChange, PeriodCounts, Periods, Scored};
 pub use handoffs::{Arrival, PendingHandoff};
+pub use outbox::{
+    Attempt, EscalationKey, NewMessage, OutboxEntry, OutboxRow, state as outbox_state,
+};
 
 /// Runs the same expression against whichever pool the store has.
 macro_rules! on_pool {

@@ -114,6 +114,50 @@ fn bad_config_files_report_every_problem_with_its_key() {
                 "store.url: mysql://***@127.0.0.1/hcc is not a store URL; expected sqlite://PATH or postgres://...",
             ],
         ),
+        (
+            "escalation levels that cannot work",
+            "[recipients]\ncentre_director = [\"giam-doc\"]\n\
+             [[escalation.level]]\nname = \"truong phong\"\nnotify = [\"director\"]\n\
+             sla_state = \"late\"\nrepeat_every_working_hours = 0\n\
+             [[escalation.level]]\nname = \"leaders\"\nfraction_used_at_least = 0.0\n\
+             digest_schedule = \"0 0 8 * * 1-5\"\n".into(),
+            vec![
+                "recipients.centre_director: \"giam-doc\" is not an email address (Missing domain or user); expected e.g. \"ten@so-tp.gov.vn\"",
+                "escalation.level[0].name: \"truong phong\": use letters, digits, '-' and '_' only (it becomes a metric label)",
+                "escalation.level[0].sla_state: \"late\": expected \"at_risk\", \"due_soon\" or \"overdue\"",
+                "escalation.level[0].name: the level has no condition; expected at least one of sla_state, working_hours_left_at_most, fraction_used_at_least, due_today (any of them applies)",
+                "escalation.level[0].notify: \"director\" is not a role; expected one of: department_head, centre_director, province_leaders, it_team",
+                "escalation.level[0].notify: the level tells nobody; expected notify roles or addresses",
+                "escalation.level[0].repeat_every_working_hours: must be greater than 0; leave it out for a level that is sent once",
+                "escalation.level[1].fraction_used_at_least: 0 must be greater than 0 (1.0 = all the allowed time used)",
+                "escalation.level[1].name: the level has no condition; expected at least one of sla_state, working_hours_left_at_most, fraction_used_at_least, due_today (any of them applies)",
+                "escalation.level[1].notify: the level tells nobody; expected notify roles or addresses",
+                "escalation.level[1].digest_schedule: \"0 0 8 * * 1-5\": write weekdays by name (Mon-Fri, Sat, Sun), not by number",
+            ],
+        ),
+        (
+            "plain SMTP to a remote host, a password without a user, a report to nobody",
+            "[mail]\ntransport = \"smtp\"\nhost = \"mail.example.gov.vn\"\ntls = \"plain\"\n\
+             password = \"${SMTP_PASSWORD}\"\nretry_initial_secs = 600\nretry_max_secs = 60\n\
+             [[report]]\nname = \"daily\"\nperiod = \"quarter\"\n".into(),
+            vec![
+                "mail.from: missing; expected the sender, e.g. \"TTHCC tỉnh <tthcc@example.gov.vn>\"",
+                "mail.tls: \"plain\" sends mail and passwords unencrypted: allowed only for a relay on this machine (localhost, 127.0.0.1, ::1), not \"mail.example.gov.vn\"; use \"starttls\" or \"implicit\"",
+                "mail.password: environment variable SMTP_PASSWORD is not set",
+                "mail.retry_max_secs: 60 is less than retry_initial_secs (600)",
+                "report[0].period: \"quarter\": expected day, week, month or year",
+                "report[0].schedule: missing; expected a cron schedule, e.g. \"0 30 16 * * Mon-Fri\"",
+                "report[0].recipients: the report goes to nobody; expected recipients or notify roles",
+            ],
+        ),
+        (
+            "SMTP keys with the file transport, an unknown transport",
+            "[mail]\nhost = \"127.0.0.1\"\nusername = \"u\"\n".into(),
+            vec![
+                "mail.host: only meaningful with transport = \"smtp\"",
+                "mail.username: only meaningful with transport = \"smtp\"",
+            ],
+        ),
     ];
     for (what, text, expected) in cases {
         let mut got = problems(&text);
@@ -166,4 +210,28 @@ fn secrets_never_appear_in_debug_output_or_errors() {
         "{errors}"
     );
     assert!(!errors.contains("Tr0ub4dor"), "{errors}");
+}
+
+#[test]
+fn the_example_config_is_valid_and_says_what_the_code_does() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("hcc-monitor.example.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let config = Config::parse(&path, &text, |_| Some("from-the-environment".to_string()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.sources.len(), 2);
+    let notify = &config.notify;
+    let levels: Vec<&str> = notify.levels.iter().map(|l| l.rule.name.as_str()).collect();
+    assert_eq!(
+        levels,
+        ["department_head", "centre_director", "province_leaders"]
+    );
+    assert_eq!(notify.reports.len(), 2);
+    assert_eq!(notify.department_name("SO_TU_PHAP"), "Sở Tư pháp");
+    match &notify.mail.transport {
+        hcc_monitor::config::Transport::Smtp(smtp) => {
+            assert_eq!(smtp.tls, hcc_monitor::config::SmtpTls::StartTls);
+            assert_eq!(smtp.port, 587);
+        }
+        other => panic!("expected smtp, got {other:?}"),
+    }
 }

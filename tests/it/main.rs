@@ -5,6 +5,7 @@ mod api;
 mod cli;
 mod config_errors;
 mod demo_data;
+mod escalation;
 mod evaluation;
 mod example_config;
 mod handoffs;

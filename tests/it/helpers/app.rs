@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use hcc_monitor::app::Application;
-use hcc_monitor::clock::SystemClock;
+use hcc_monitor::clock::{Clock, SystemClock};
 use hcc_monitor::config::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
@@ -15,7 +16,32 @@ pub struct TestApp {
     pub shutdown: CancellationToken,
     pub task: tokio::task::JoinHandle<Result<(), hcc_monitor::app::AppError>>,
     pub store: hcc_monitor::store::Store,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A clock that runs from an instant the test chooses and can be moved: deadlines and
+/// working hours are replayed exactly while back-off delays still pass.
+#[derive(Debug)]
+pub struct TestClock(std::sync::Mutex<(DateTime<Utc>, std::time::Instant)>);
+
+impl TestClock {
+    pub fn at(t: DateTime<Utc>) -> Arc<TestClock> {
+        Arc::new(TestClock(std::sync::Mutex::new((
+            t,
+            std::time::Instant::now(),
+        ))))
+    }
+
+    pub fn set(&self, t: DateTime<Utc>) {
+        *self.0.lock().unwrap() = (t, std::time::Instant::now());
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        let (t, since) = *self.0.lock().unwrap();
+        t + chrono::Duration::from_std(since.elapsed()).unwrap_or_default()
+    }
 }
 
 /// The text of a config with the store in `dir`, port 0 and the given sections.
@@ -42,7 +68,16 @@ impl TestApp {
     }
 
     pub async fn spawn_with(config: Config, dir: tempfile::TempDir) -> TestApp {
-        let app = Application::build(config, Arc::new(SystemClock))
+        TestApp::start(config, Arc::new(SystemClock), Some(dir)).await
+    }
+
+    /// The application on `clock`; `dir`, when given, lives as long as the app.
+    pub async fn start(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        dir: Option<tempfile::TempDir>,
+    ) -> TestApp {
+        let app = Application::build(config, clock)
             .await
             .expect("application builds");
         let addr = app.local_addr();
@@ -66,6 +101,15 @@ impl TestApp {
     pub async fn metric(&self, series: &str) -> Option<f64> {
         let (_, body) = self.get("/metrics").await;
         metric_value(&body, series)
+    }
+
+    /// Ends the process as a crash would: every job dropped where it stands, nothing drained.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        // The HTTP server runs in a task of its own; the token is all that stops it.
+        self.shutdown.cancel();
+        self.store.close().await;
     }
 
     pub async fn stop(self) {

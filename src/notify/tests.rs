@@ -1,0 +1,232 @@
+//! The notifier's logic on a SQLite store with the memory mailer: which level reaches whom,
+//! once; and what the templates make of a source's values.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Asia::Ho_Chi_Minh;
+
+use super::*;
+use crate::clock::FixedClock;
+use crate::config::Config;
+use crate::dossier::{Channel, Dossier, Status};
+use crate::sla::{Evaluation, SlaState};
+
+/// March 2026: Monday the 2nd, no holidays.
+fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+    Ho_Chi_Minh
+        .with_ymd_and_hms(2026, 3, d, h, m, 0)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn dossier(id: &str, name: &str, due: DateTime<Utc>, status: Status) -> Dossier {
+    Dossier {
+        dossier_id: id.to_string(),
+        procedure_code: "1.001".to_string(),
+        procedure_name: Some(name.to_string()),
+        department: "SO_TU_PHAP".to_string(),
+        channel: Channel::Direct,
+        received_at: at(2, 8, 0),
+        due_at: Some(due),
+        resolved_at: (status == Status::Resolved).then(|| at(3, 9, 0)),
+        status,
+        raw_status: status.as_str().to_string(),
+        updated_at: at(2, 8, 0),
+        paused_at: None,
+        resumed_at: None,
+    }
+}
+
+async fn notifier(dir: &Path, now: DateTime<Utc>) -> (Notifier, Sent) {
+    let text = format!(
+        "[store]\nurl = \"sqlite://{}/store.db\"\n\
+         [departments]\nSO_TU_PHAP = \"Sở Tư pháp\"\n\
+         [recipients]\ncentre_director = [\"giam-doc@tthcc.example.gov.vn\"]\n\
+         province_leaders = [\"lanh-dao@ubnd.example.gov.vn\"]\n\
+         [recipients.department_heads]\nSO_TU_PHAP = [\"truong-phong@so-tuphap.example.gov.vn\"]\n",
+        dir.display()
+    );
+    let config = Config::parse(Path::new("t.toml"), &text, |_| None).unwrap();
+    let store = Store::open_and_migrate(&config.store).await.unwrap();
+    let dossiers = [
+        dossier(
+            "HS-TODAY",
+            "Chứng thực bản sao",
+            at(5, 17, 0),
+            Status::InProgress,
+        ),
+        dossier(
+            "HS-8H",
+            "Đăng ký khai sinh",
+            at(6, 9, 0),
+            Status::InProgress,
+        ),
+        dossier(
+            "HS-LATE",
+            "Cấp phiếu lý lịch",
+            at(4, 17, 0),
+            Status::InProgress,
+        ),
+        dossier(
+            "HS-DONE",
+            "Cấp phiếu lý lịch",
+            at(4, 17, 0),
+            Status::Resolved,
+        ),
+        dossier(
+            "HS-WAIT",
+            "Cấp phiếu lý lịch",
+            at(4, 17, 0),
+            Status::SupplementRequested,
+        ),
+    ];
+    store
+        .write_batch("src", &dossiers, &[], None, now, None)
+        .await
+        .unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let evaluator = Arc::new(Evaluator::new(&config, store.clone(), metrics.clone()));
+    let (mailer, sent) = Mailer::memory();
+    let n = Notifier::new(
+        config.notify.clone(),
+        config.calendar.clone(),
+        store,
+        evaluator,
+        metrics,
+        Arc::new(FixedClock(now)),
+        Templates::load(None).unwrap(),
+        mailer,
+    );
+    (n, sent)
+}
+
+fn recipients(sent: &Sent) -> Vec<String> {
+    let mut to: Vec<String> = sent
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|(env, _)| env.to().iter().map(ToString::to_string))
+        .collect();
+    to.sort();
+    to
+}
+
+#[tokio::test]
+async fn each_dossier_reaches_its_highest_level_once_and_waits_for_working_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    // Thursday 20:00: decisions are made, the digests wait for Friday 07:00.
+    let (n, sent) = notifier(dir.path(), at(5, 20, 0)).await;
+    let names: Vec<&str> = n.rules.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["department_head", "centre_director", "province_leaders"]
+    );
+    let mut decided = Vec::new();
+    for level in 0..3 {
+        decided.push(n.escalate(level).await.unwrap().decided);
+    }
+    // At 20:00 on Thursday, HS-TODAY (due 17:00) is overdue too: two for the leaders.
+    assert_eq!(decided, [1, 0, 2]);
+    assert_eq!(
+        n.drain().await.unwrap().sent,
+        0,
+        "nothing before the opening"
+    );
+    for level in 0..3 {
+        assert_eq!(n.escalate(level).await.unwrap(), EscalationRun::default());
+    }
+
+    // Friday at the opening, after a restart: the queued digests go out.
+    let (n, sent_at_opening) = notifier(dir.path(), at(6, 7, 0)).await;
+    assert_eq!(n.drain().await.unwrap().sent, 2);
+    assert_eq!(
+        recipients(&sent_at_opening),
+        [
+            "lanh-dao@ubnd.example.gov.vn",
+            "truong-phong@so-tuphap.example.gov.vn"
+        ]
+    );
+    assert!(sent.lock().unwrap().is_empty());
+    let counts = n.store.outbox_counts().await.unwrap();
+    assert!(
+        counts.iter().all(|(_, state, _)| state == "sent"),
+        "{counts:?}"
+    );
+}
+
+fn view(id: &str, procedure: &str, state: SlaState, left: i64) -> OpenView {
+    OpenView {
+        source: "src".into(),
+        dossier_id: id.into(),
+        procedure_code: "1.001".into(),
+        procedure_name: Some(procedure.into()),
+        department: "SO_TU_PHAP".into(),
+        status: Status::InProgress,
+        received_at: at(2, 8, 0),
+        due_at: Some(at(5, 17, 0)),
+        sla_state: state.as_str(),
+        elapsed_working_secs: 0,
+        left_working_secs: Some(left),
+        fraction_used: Some(0.9),
+        evaluation: Evaluation {
+            state,
+            elapsed_working_secs: 0,
+            left_working_secs: Some(left),
+            allowed_working_secs: Some(24 * 3600),
+            fraction_used: Some(0.9),
+            has_deadline: true,
+            effective_due: Some(at(5, 17, 0)),
+        },
+    }
+}
+
+#[tokio::test]
+async fn digests_escape_source_values_in_html_and_say_the_time_left_in_vietnamese() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, _) = notifier(dir.path(), at(5, 9, 0)).await;
+    let views = vec![
+        view(
+            "HS-<1>",
+            "<b>Chứng thực</b> & sao y",
+            SlaState::DueSoon,
+            3 * 3600,
+        ),
+        view("HS-2", "Khai sinh", SlaState::Paused, 0),
+    ];
+    let dossiers: Vec<&OpenView> = views.iter().take(1).collect();
+    let ctx = context::digest(
+        &n.config,
+        &n.calendar,
+        &n.rules[0],
+        &dossiers,
+        &views,
+        at(5, 9, 0),
+    );
+    let r = Templates::load(None)
+        .unwrap()
+        .render(Kind::Digest, &ctx)
+        .unwrap();
+    assert_eq!(r.subject, "[TTHCC] 1 hồ sơ sắp quá hạn - Sở Tư pháp");
+    assert!(
+        r.html
+            .contains("&lt;b&gt;Chứng thực&lt;&#x2f;b&gt; &amp; sao y"),
+        "{}",
+        r.html
+    );
+    assert!(r.html.contains("HS-&lt;1&gt;"));
+    assert!(!r.html.contains("<b>Chứng"));
+    assert!(
+        r.text.contains("<b>Chứng thực</b> & sao y"),
+        "plain text is not escaped"
+    );
+    assert!(r.text.contains("còn 3 giờ làm việc"));
+    assert!(
+        r.text.contains(
+            "Sở Tư pháp: 1 đang giải quyết, trong đó 1 sắp đến hạn, 0 quá hạn; 1 tạm dừng"
+        ),
+        "{}",
+        r.text
+    );
+}

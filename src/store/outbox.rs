@@ -1,0 +1,242 @@
+//! Escalation decisions and the outbox of emails (DESIGN §6): decisions and the emails they
+//! produce are written in one transaction; the mailer takes due rows and records each attempt.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Store, StoreError, failed, on_pool, on_tx};
+
+/// States of an outbox row.
+pub mod state {
+    pub const PENDING: &str = "pending";
+    pub const SENT: &str = "sent";
+    pub const DEAD: &str = "dead";
+}
+
+/// An escalation decided: the outbox's unique key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationKey {
+    pub source: String,
+    pub dossier_id: String,
+    pub level: String,
+    pub cycle: i64,
+}
+
+/// An email to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub key: String,
+    pub message_id: String,
+    /// The escalation level, or `report:<name>`: the `level` label of the outbox metrics.
+    pub level: String,
+    pub recipient: String,
+    pub body: Vec<u8>,
+    pub working_hours_only: bool,
+    pub next_attempt_at: DateTime<Utc>,
+}
+
+/// A queued email due for an attempt.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub message_key: String,
+    pub message_id: String,
+    pub level: String,
+    pub recipient: String,
+    pub body: Vec<u8>,
+    pub working_hours_only: i64,
+    pub attempts: i64,
+}
+
+/// An outbox row as the API shows it: no body, the recipient masked by the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct OutboxEntry {
+    pub message_id: String,
+    pub level: String,
+    pub recipient: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub next_attempt_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+/// What an attempt did to a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt<'a> {
+    Sent,
+    /// Failed; tried again at `next` unless `dead`.
+    Failed {
+        class: &'a str,
+        next: DateTime<Utc>,
+        dead: bool,
+    },
+}
+
+const INSERT_MESSAGE: &str = "INSERT INTO outbox (message_key, message_id, level, recipient, body, \
+     working_hours_only, state, attempts, created_at, next_attempt_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8) ON CONFLICT DO NOTHING";
+
+impl Store {
+    /// For each dossier that a level was decided for: its first decision and its last cycle.
+    pub async fn escalation_history(
+        &self,
+        level: &str,
+    ) -> Result<HashMap<(String, String), (DateTime<Utc>, i64)>, StoreError> {
+        let rows: Vec<(String, String, i64, i64)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT source, dossier_id, MIN(decided_at), MAX(cycle) FROM escalations \
+             WHERE level = $1 GROUP BY source, dossier_id",
+        )
+        .bind(level)
+        .fetch_all(p)
+        .await)
+        .map_err(failed("reading escalation history"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(s, d, first, cycle)| {
+                let first = DateTime::from_timestamp(first, 0).unwrap_or_default();
+                ((s, d), (first, cycle))
+            })
+            .collect())
+    }
+
+    /// Records decisions and queues their emails in one transaction: either all of a run is
+    /// kept, or none of it and the next run decides again. Keys already present are left as
+    /// they are. Returns the emails newly queued.
+    pub async fn record_escalations(
+        &self,
+        decisions: &[EscalationKey],
+        decided_at: DateTime<Utc>,
+        messages: &[NewMessage],
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        for d in decisions {
+            on_tx!(tx, conn => sqlx::query(
+                "INSERT INTO escalations (source, dossier_id, level, cycle, decided_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(&d.source)
+            .bind(&d.dossier_id)
+            .bind(&d.level)
+            .bind(d.cycle)
+            .bind(decided_at.timestamp())
+            .execute(conn)
+            .await
+            .map(drop))
+            .map_err(failed("recording escalations"))?;
+        }
+        let queued = insert_messages(&mut tx, messages, decided_at).await?;
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    /// Queues emails that no decision stands behind (reports); keys already present are kept.
+    pub async fn enqueue(
+        &self,
+        messages: &[NewMessage],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let queued = insert_messages(&mut tx, messages, now).await?;
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    /// Pending emails whose next attempt is due at `now`, oldest due first.
+    pub async fn due_messages(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        on_pool!(self, p => sqlx::query_as(
+            "SELECT message_key, message_id, level, recipient, body, working_hours_only, attempts \
+             FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at, message_key LIMIT $2",
+        )
+        .bind(now.timestamp())
+        .bind(limit)
+        .fetch_all(p)
+        .await)
+        .map_err(failed("reading due emails"))
+    }
+
+    pub async fn record_attempt(
+        &self,
+        key: &str,
+        attempt: Attempt<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (state, error, next, sent) = match attempt {
+            Attempt::Sent => (state::SENT, None, now, Some(now.timestamp())),
+            Attempt::Failed { class, next, dead } => (
+                if dead { state::DEAD } else { state::PENDING },
+                Some(class),
+                next,
+                None,
+            ),
+        };
+        on_pool!(self, p => sqlx::query(
+            "UPDATE outbox SET state = $1, attempts = attempts + 1, last_error = $2, \
+             next_attempt_at = $3, sent_at = $4 WHERE message_key = $5",
+        )
+        .bind(state)
+        .bind(error)
+        .bind(next.timestamp())
+        .bind(sent)
+        .bind(key)
+        .execute(p)
+        .await
+        .map(drop))
+        .map_err(failed("recording an email attempt"))?;
+        Ok(())
+    }
+
+    /// Emails by (level, state).
+    pub async fn outbox_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        on_pool!(self, p => sqlx::query_as(
+            "SELECT level, state, COUNT(*) FROM outbox GROUP BY level, state ORDER BY level, state",
+        )
+        .fetch_all(p)
+        .await)
+        .map_err(failed("counting the outbox"))
+    }
+
+    /// The latest emails queued, newest first.
+    pub async fn outbox_latest(&self, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
+        on_pool!(self, p => sqlx::query_as(
+            "SELECT message_id, level, recipient, state, attempts, last_error, created_at, \
+             next_attempt_at, sent_at FROM outbox ORDER BY created_at DESC, message_key LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(p)
+        .await)
+        .map_err(failed("reading the outbox"))
+    }
+}
+
+async fn insert_messages(
+    tx: &mut super::StoreTx,
+    messages: &[NewMessage],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let mut queued = 0;
+    for m in messages {
+        let done = on_tx!(*tx, conn => sqlx::query(INSERT_MESSAGE)
+            .bind(&m.key)
+            .bind(&m.message_id)
+            .bind(&m.level)
+            .bind(&m.recipient)
+            .bind(&m.body)
+            .bind(i64::from(m.working_hours_only))
+            .bind(now.timestamp())
+            .bind(m.next_attempt_at.timestamp())
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(failed("queueing emails"))?;
+        queued += done;
+    }
+    Ok(queued)
+}
