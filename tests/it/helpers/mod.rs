@@ -1,8 +1,9 @@
 //! Test helpers: throwaway databases on the machine's real servers, a TCP proxy that can take a
-//! database "down", and the application spawned on port 0.
+//! database "down", the application spawned on port 0 and a real Prometheus scraping it.
 
 pub mod app;
 pub mod db;
+pub mod prometheus;
 pub mod proxy;
 
 use std::time::Duration;
