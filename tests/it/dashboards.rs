@@ -176,7 +176,26 @@ fn dashboard_checks() -> Vec<Check> {
             }
         }
     }
+    // `... or vector(0)` returns a series whatever the left side selects, so every metric that an
+    // expression names must exist on its own too.
+    let mut names: Vec<String> = checks.iter().flat_map(|c| metric_names(&c.expr)).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        checks.push(Check {
+            origin: format!("metric {name} used by a dashboard"),
+            expr: format!("count({{__name__=\"{name}\"}})"),
+        });
+    }
     checks
+}
+
+/// The hcc and process metric names (and recorded series) an expression mentions.
+fn metric_names(expr: &str) -> Vec<String> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|t| t.starts_with("hcc_") || t.starts_with("hcc:") || t.starts_with("process_"))
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -298,7 +317,12 @@ fn every_alert_links_to_its_runbook_section_and_has_tests_that_fire_and_stay_qui
 /// The service on 600 demo dossiers, polled and evaluated every second, with procedure labels on
 /// and, in the source, one dossier re-appointed twice and one without any deadline, so that every
 /// dossier series exists.
+///
+/// The service's clock is fixed on a working Wednesday in the middle of a month: on the real
+/// clock, the first hours of a day, a month or a year have nothing resolved yet, and the day, month
+/// and on-time-rate panels would rightly show nothing.
 async fn spawn_app_on_demo_data() -> (TestApp, tempfile::TempDir) {
+    let as_of: chrono::DateTime<chrono::Utc> = "2026-03-18T03:00:00Z".parse().unwrap();
     let source_dir = tempfile::tempdir().unwrap();
     let path = source_dir.path().join("s.db");
     let url = format!("sqlite://{}?mode=rwc", path.display());
@@ -307,7 +331,7 @@ async fn spawn_app_on_demo_data() -> (TestApp, tempfile::TempDir) {
         &url,
         600,
         30,
-        chrono::Utc::now(),
+        as_of,
         tz,
         Arc::new(|t, d| t + chrono::Duration::days(i64::from(d))),
     )
@@ -324,7 +348,14 @@ async fn spawn_app_on_demo_data() -> (TestApp, tempfile::TempDir) {
         .replace("{{dir}}/source.db", &path.display().to_string())
         .replace("{{query}}", hcc_monitor::demo::db::SOURCE_QUERY);
     assert!(sources.contains("schedule = \"* * * * * *\""), "{sources}");
-    let app = TestApp::spawn(&sources).await;
+    let app_dir = tempfile::tempdir().unwrap();
+    let config = crate::helpers::app::config(app_dir.path(), &sources);
+    let app = TestApp::spawn_with_clock(
+        config,
+        app_dir,
+        Arc::new(hcc_monitor::clock::FixedClock(as_of)),
+    )
+    .await;
     let has = |body: &str, prefix: &str| {
         body.lines().any(|l| {
             l.starts_with(prefix)
@@ -347,8 +378,9 @@ async fn spawn_app_on_demo_data() -> (TestApp, tempfile::TempDir) {
     .fetch_one(&mut conn)
     .await
     .unwrap();
+    // Later than every generated row, so that the incremental poll reads the change.
     let local = |minutes: i64| {
-        (chrono::Utc::now().with_timezone(&tz) + chrono::Duration::minutes(minutes))
+        (as_of.with_timezone(&tz) + chrono::Duration::minutes(minutes))
             .format("%Y-%m-%d %H:%M:%S")
             .to_string()
     };

@@ -37,7 +37,17 @@ impl TestApp {
     }
 
     pub async fn spawn_with(config: Config, dir: tempfile::TempDir) -> TestApp {
-        let app = Application::build(config, Arc::new(SystemClock))
+        TestApp::spawn_with_clock(config, dir, Arc::new(SystemClock)).await
+    }
+
+    /// With a clock of the test's choosing, e.g. a `FixedClock` for figures that do not depend
+    /// on the day the test runs.
+    pub async fn spawn_with_clock(
+        config: Config,
+        dir: tempfile::TempDir,
+        clock: Arc<dyn hcc_monitor::clock::Clock>,
+    ) -> TestApp {
+        let app = Application::build(config, clock)
             .await
             .expect("application builds");
         let addr = app.local_addr();
