@@ -71,14 +71,7 @@ async fn run(rows: usize) {
     .expect("fill the source");
     let generated = started.elapsed();
 
-    let demo = include_str!("../src/demo/demo.toml");
-    let text = format!(
-        "[store]\nurl = \"sqlite://{}/store.db\"\n{}",
-        dir.path().display(),
-        &demo[demo.find("[[source]]").expect("a source section")..]
-            .replace("{{dir}}", &dir.path().display().to_string())
-            .replace("{{query}}", hcc_monitor::demo::db::SOURCE_QUERY)
-    );
+    let text = hcc_monitor::demo::config_text(dir.path(), "127.0.0.1:0".parse().expect("address"));
     let config =
         Config::parse(std::path::Path::new("bench.toml"), &text, |_| None).expect("bench config");
     let store = Store::open_and_migrate(&config.store).await.expect("store");

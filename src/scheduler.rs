@@ -65,6 +65,9 @@ pub fn spawn_all(
 ) -> JoinSet<()> {
     let mut set = JoinSet::new();
     for job in jobs {
+        // At zero from the start, so that a job that never overlapped shows 0 rather than no data
+        // (dashboards and alerts use increase() over it).
+        metrics.job_skipped.with_label_values(&[&job.name]);
         set.spawn(job_loop(job, time_zone, metrics.clone(), shutdown.clone()));
     }
     set

@@ -59,13 +59,18 @@ pub async fn prepare(
     }
     let config = dir.join("hcc-monitor.toml");
     if !config.exists() {
-        let text = include_str!("demo.toml")
-            .replace("{{dir}}", &dir.display().to_string())
-            .replace("{{listen}}", &listen.to_string())
-            .replace("{{query}}", db::SOURCE_QUERY);
-        std::fs::write(&config, text).map_err(files)?;
+        std::fs::write(&config, config_text(dir, listen)).map_err(files)?;
     }
     Ok(config)
+}
+
+/// The demo's configuration for the demo folder `dir` (its source database is
+/// `dir/source.db`); tests and benchmarks run the service on exactly this.
+pub fn config_text(dir: &Path, listen: SocketAddr) -> String {
+    include_str!("demo.toml")
+        .replace("{{dir}}", &dir.display().to_string())
+        .replace("{{listen}}", &listen.to_string())
+        .replace("{{query}}", db::SOURCE_QUERY)
 }
 
 /// Fills the `ho_so` table at `url` with `rows` dossiers received over the last `span_days`

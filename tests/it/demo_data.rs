@@ -30,7 +30,7 @@ async fn fill_and_poll(url: String) {
         .await
         .expect("fill again");
     let demo = include_str!("../../src/demo/demo.toml");
-    let sources = demo[demo.find("[[source]]").unwrap()..]
+    let sources = demo[demo.find("[[source]]").unwrap()..demo.find("[departments]").unwrap()]
         .replace("sqlite://{{dir}}/source.db", &url)
         .replace("{{query}}", hcc_monitor::demo::db::SOURCE_QUERY);
     let dir = tempfile::tempdir().unwrap();

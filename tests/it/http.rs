@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::app::{TestApp, config, http_get};
+use crate::helpers::app::{TestApp, config, demo_config, http_get};
 use crate::helpers::eventually;
 
 const TOKEN: &str = "a-long-enough-test-token";
@@ -38,9 +38,8 @@ async fn every_endpoint_but_healthz_requires_the_bearer_token_when_one_is_set() 
 
 #[tokio::test]
 async fn the_exposition_passes_promtool_check_metrics() {
-    let source_db = tempfile::tempdir().unwrap();
-    let path = source_db.path().join("s.db");
-    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/source.db?mode=rwc", dir.path().display());
     hcc_monitor::demo::fill(
         &url,
         300,
@@ -51,12 +50,8 @@ async fn the_exposition_passes_promtool_check_metrics() {
     )
     .await
     .unwrap();
-    // The demo's own source section, pointed at this test's database.
-    let demo = include_str!("../../src/demo/demo.toml");
-    let sources = &demo[demo.find("[[source]]").unwrap()..]
-        .replace("{{dir}}/source.db", &path.display().to_string())
-        .replace("{{query}}", hcc_monitor::demo::db::SOURCE_QUERY);
-    let app = TestApp::spawn(sources).await;
+    // The demo's own configuration, in this test's folder.
+    let app = TestApp::spawn_with(demo_config(dir.path(), |text| text), dir).await;
     eventually("dossiers evaluated", Duration::from_secs(15), || async {
         app.metric(r#"hcc_dossiers_open{department="SO_NNMT",sla_state="on_track",source="demo"}"#)
             .await

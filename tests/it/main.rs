@@ -1,9 +1,10 @@
 //! Integration tests, one binary: real PostgreSQL, MariaDB and SQLite sources, the service on a
-//! real port, the binary itself.
+//! real port, the binary itself, a real Prometheus scraping it.
 
 mod api;
 mod cli;
 mod config_errors;
+mod dashboards;
 mod demo_data;
 mod escalation;
 mod evaluation;

@@ -60,6 +60,17 @@ pub fn config(dir: &Path, extra: &str) -> Config {
         .unwrap_or_else(|e| panic!("test config is invalid: {e}"))
 }
 
+/// The demo's configuration for a demo folder `dir` (source at `dir/source.db`), edited by
+/// `edit`, on port 0.
+pub fn demo_config(dir: &Path, edit: impl FnOnce(String) -> String) -> Config {
+    let text = edit(hcc_monitor::demo::config_text(
+        dir,
+        "127.0.0.1:0".parse().expect("an address"),
+    ));
+    Config::parse(&dir.join("hcc-monitor.toml"), &text, |_| None)
+        .unwrap_or_else(|e| panic!("the demo config is invalid: {e}"))
+}
+
 impl TestApp {
     pub async fn spawn(sources: &str) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -146,17 +157,67 @@ pub async fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16
         .read_to_end(&mut response)
         .await
         .expect("read response");
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(response.len(), |i| i + 4);
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .replace(' ', "")
+            .starts_with("transfer-encoding:chunked")
+    });
+    let body = &response[split..];
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_vec()
+    };
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Undoes `Transfer-Encoding: chunked`, which servers other than the app (Prometheus) use for
+/// large answers. Works on bytes: a chunk may end inside a multi-byte character.
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(rest.len());
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let line = String::from_utf8_lossy(&rest[..eol]);
+        let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
+            .expect("chunk size is hex");
+        if size == 0 {
+            break;
+        }
+        let data = &rest[eol + 2..];
+        body.extend_from_slice(&data[..size]);
+        rest = data[size..].strip_prefix(b"\r\n").unwrap_or(&data[size..]);
+    }
+    body
+}
+
+/// `path?name=value&...` with the values percent-encoded (RFC 3986 unreserved characters kept),
+/// e.g. a PromQL expression for Prometheus' `/api/v1/query`.
+pub fn with_query(path: &str, params: &[(&str, &str)]) -> String {
+    let mut out = format!("{path}?");
+    for (i, (name, value)) in params.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(name);
+        out.push('=');
+        for b in value.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
 }
 
 /// A poller for the first source of `sources`, with a store in `dir`, without the service.

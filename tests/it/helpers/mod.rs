@@ -1,9 +1,11 @@
 //! Test helpers: throwaway databases on the machine's real servers, a TCP proxy that can take a
-//! database "down", a real SMTP server, and the application spawned on port 0.
+//! database "down", a real SMTP server, the application spawned on port 0 and a real
+//! Prometheus scraping it.
 
 pub mod app;
 pub mod db;
 pub mod peers;
+pub mod prometheus;
 pub mod proxy;
 pub mod smtp;
 
