@@ -171,12 +171,12 @@ impl Metrics {
             job_runs: counter_vec(
                 "hcc_job_runs_total",
                 "Scheduled job runs by job and result (ok, error, timeout, panic).",
-                &["job", "result"],
+                &["task", "result"],
             ),
             job_skipped: counter_vec(
                 "hcc_job_skipped_total",
                 "Scheduled runs skipped because the previous run of the job was still going.",
-                &["job"],
+                &["task"],
             ),
             dossiers_open: gauge_vec(
                 "hcc_dossiers_open",

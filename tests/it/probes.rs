@@ -171,7 +171,7 @@ async fn tcp_probes_tell_an_answer_a_refusal_a_wrong_reply_and_a_hang_apart() {
     // every firing all the same.
     wait_at_least(
         &app,
-        r#"hcc_job_runs_total{job="probe:printer",result="ok"}"#,
+        r#"hcc_job_runs_total{result="ok",task="probe:printer"}"#,
         3.0,
     )
     .await;

@@ -121,7 +121,7 @@ async fn a_hanging_source_holds_up_neither_other_sources_nor_the_http_server() {
         Some(0.0)
     );
     let skipped = app
-        .metric(r#"hcc_job_skipped_total{job="poll:hanging"}"#)
+        .metric(r#"hcc_job_skipped_total{task="poll:hanging"}"#)
         .await
         .unwrap_or(0.0);
     assert!(
