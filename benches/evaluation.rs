@@ -104,6 +104,24 @@ async fn run(rows: usize) {
         evaluator.refresh(Utc::now()).await.expect("cycle");
         cycles.push(started.elapsed());
     }
+    // Where a steady cycle spends its time: each store read alone.
+    let p = hcc_monitor::evaluate::periods(now, calendar.time_zone());
+    let mut parts: Vec<(&str, Duration)> = Vec::new();
+    macro_rules! part {
+        ($name:expr, $call:expr) => {{
+            let started = Instant::now();
+            let _ = $call.await.expect($name);
+            parts.push(($name, started.elapsed()));
+        }};
+    }
+    part!("open_at", store.open_at(now));
+    part!("pause_changes", store.pause_changes());
+    part!("unscored", store.unscored(10_000));
+    part!("resolved_counts", store.resolved_counts(p));
+    part!("received_counts", store.received_counts(p));
+    part!("count_by_status", store.count_by_status());
+    part!("due_change_totals", store.due_change_totals());
+
     let mut renders = Vec::new();
     let mut size = 0;
     for _ in 0..20 {
@@ -141,4 +159,12 @@ async fn run(rows: usize) {
         size
     );
     println!("| peak RSS | {:.0} MiB | ≤ 300 MiB |", peak_rss_mib());
+    let breakdown: Vec<String> = parts
+        .iter()
+        .map(|(name, d)| format!("{name} {:.0} ms", secs(*d) * 1000.0))
+        .collect();
+    println!(
+        "| store reads of one cycle | {} | - |",
+        breakdown.join(", ")
+    );
 }

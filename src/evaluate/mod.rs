@@ -23,7 +23,9 @@ use crate::metrics::Metrics;
 use crate::sla::{
     Evaluation, OpenDossier, Outcome, SlaPolicy, SlaState, evaluate, outcome, paused_working_secs,
 };
-use crate::store::{EvalRow, PauseChange, PeriodCounts, Scored, Store, StoreError};
+use crate::store::{
+    EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, Scored, Store, StoreError,
+};
 use prometheus::IntGaugeVec;
 
 /// Rebuilds a family with one series per key and period (day, month, year).
@@ -197,7 +199,7 @@ impl Evaluator {
         let p = periods(now, tz);
         let resolved = self.store.resolved_counts(p).await?;
         let received = self.store.received_counts(p).await?;
-        let carried = self.store.carried_over_counts(p).await?;
+        let carried = carried_over(&open, &resolved, p);
         let by_status = self.store.count_by_status().await?;
         let due_totals = self.store.due_change_totals().await?;
 
@@ -233,7 +235,9 @@ impl Evaluator {
                         .observe(late as f64);
                 }
             }
-            set_periods(&m.dossiers_resolved, &resolved, |(s, d, o)| [s, d, o]);
+            set_periods(&m.dossiers_resolved, &resolved.resolved, |(s, d, o)| {
+                [s, d, o]
+            });
             set_periods(&m.dossiers_received, &received, |(s, d, c)| [s, d, c]);
             set_periods(&m.dossiers_carried_over, &carried, |(s, d)| [s, d]);
             m.dossiers.reset();
@@ -276,9 +280,23 @@ impl Evaluator {
         &self,
         changes: &HashMap<(String, String), Vec<PauseChange>>,
     ) -> Result<(), StoreError> {
-        let rows = self.store.unscored().await?;
+        loop {
+            let rows = self.store.unscored(SCORE_BATCH).await?;
+            let scored = self.score_batch(&rows, changes);
+            self.store.save_outcomes(&scored).await?;
+            if rows.len() < SCORE_BATCH as usize || scored.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn score_batch(
+        &self,
+        rows: &[EvalRow],
+        changes: &HashMap<(String, String), Vec<PauseChange>>,
+    ) -> Vec<Scored> {
         let mut scored = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for row in rows {
             let c = changes.get(&(row.source.clone(), row.dossier_id.clone()));
             let Some(s) = self.score(row, c) else {
                 continue;
@@ -301,6 +319,40 @@ impl Evaluator {
                 processing_working_secs: s.processing_working_secs,
             });
         }
-        self.store.save_outcomes(&scored).await
+        scored
     }
+}
+
+/// Resolved dossiers scored per read: bounds memory when a million historic ones are scored at
+/// first start.
+const SCORE_BATCH: i64 = 10_000;
+
+/// Carried over into each period: received before its start and not resolved by then, i.e. still
+/// open now, or resolved since the start (counted by the store).
+fn carried_over(
+    open: &[OpenView],
+    resolved: &ResolvedCounts,
+    p: Periods,
+) -> Vec<PeriodCounts<(String, String)>> {
+    let mut carried = resolved.carried_over.clone();
+    let starts = [p.day_start, p.month_start, p.year_start];
+    for v in open {
+        let counts = carried
+            .entry((v.source.clone(), v.department.clone()))
+            .or_insert([0; 3]);
+        for (count, start) in counts.iter_mut().zip(starts) {
+            if v.received_at < start {
+                *count += 1;
+            }
+        }
+    }
+    carried
+        .into_iter()
+        .map(|(key, [day, month, year])| PeriodCounts {
+            key,
+            day,
+            month,
+            year,
+        })
+        .collect()
 }

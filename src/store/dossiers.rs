@@ -43,10 +43,6 @@ pub struct StatusCount {
 }
 
 /// `INSERT .. VALUES ($1..$17), ($18..$34) .. ON CONFLICT DO UPDATE` for `rows` dossiers.
-///
-/// SQLite gets anonymous `?` placeholders: it resolves a numbered one by a linear search of the
-/// statement's parameter names, which made binding 17,000 `$N` values quadratic (70 % of an
-/// initial sync's time in `sqlite3_bind_parameter_name`).
 fn upsert_sql(rows: usize, numbered: bool) -> String {
     let mut sql = String::with_capacity(200 + rows * 100);
     sql.push_str(
@@ -54,24 +50,7 @@ fn upsert_sql(rows: usize, numbered: bool) -> String {
          channel, received_at, due_at, resolved_at, status, raw_status, updated_at, \
          first_seen_at, last_seen_at, seen_in_resync, paused_at, resumed_at) VALUES ",
     );
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..DOSSIER_COLUMNS {
-            if c > 0 {
-                sql.push(',');
-            }
-            if numbered {
-                sql.push('$');
-                sql.push_str(&(r * DOSSIER_COLUMNS + c + 1).to_string());
-            } else {
-                sql.push('?');
-            }
-        }
-        sql.push(')');
-    }
+    sql.push_str(&super::values_placeholders(rows, DOSSIER_COLUMNS, numbered));
     sql.push_str(
         " ON CONFLICT (source, dossier_id) DO UPDATE SET \
          procedure_code = excluded.procedure_code, procedure_name = excluded.procedure_name, \

@@ -55,6 +55,16 @@ pub struct PeriodCounts<K> {
     pub year: i64,
 }
 
+/// What one read of the resolved dossiers of the year tells.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvedCounts {
+    pub resolved: Vec<PeriodCounts<(String, String, String)>>,
+    /// (source, department) → resolved in the period though received before it: [day, month,
+    /// year]. Add the dossiers still open that were received before each start to get the
+    /// period's carried-over count.
+    pub carried_over: HashMap<(String, String), [i64; 3]>,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Periods {
     pub day_start: DateTime<Utc>,
@@ -74,13 +84,16 @@ const COLUMNS: &str = "source, dossier_id, procedure_code, procedure_name, depar
     received_at, due_at, resolved_at, status, updated_at, paused_at, resumed_at, outcome";
 
 /// Open at `$1`: received by then and not ended by then. A dossier resolved after `$1` was open
-/// at `$1`, so `--as-of` replays a past moment from today's store.
+/// at `$1`, so `--as-of` replays a past moment from today's store. Two reads joined, so that each
+/// can use its index (`dossiers_open`, `dossiers_resolved_counts`); the second is empty for now.
 static OPEN_AT: LazyLock<String> = LazyLock::new(|| {
     let open = quoted(Status::ALL.into_iter().filter(|s| s.is_open()));
     let resolved = quoted(Status::ALL.into_iter().filter(|s| s.is_resolved()));
     format!(
-        "SELECT {COLUMNS} FROM dossiers WHERE vanished_at IS NULL AND received_at <= $1 \
-         AND (status IN ({open}) OR (status IN ({resolved}) AND resolved_at > $1))"
+        "SELECT {COLUMNS} FROM dossiers WHERE vanished_at IS NULL AND status IN ({open}) \
+         AND received_at <= $1 \
+         UNION ALL SELECT {COLUMNS} FROM dossiers WHERE vanished_at IS NULL AND resolved_at > $1 \
+         AND status IN ({resolved}) AND received_at <= $1"
     )
 });
 
@@ -104,10 +117,13 @@ static REPORT_ROWS: LazyLock<String> = LazyLock::new(|| {
 static UNSCORED: LazyLock<String> = LazyLock::new(|| {
     let resolved = quoted(Status::ALL.into_iter().filter(|s| s.is_resolved()));
     format!(
-        "SELECT {COLUMNS} FROM dossiers WHERE vanished_at IS NULL AND outcome IS NULL \
-         AND status IN ({resolved}) AND resolved_at IS NOT NULL"
+        "SELECT {COLUMNS} FROM dossiers WHERE outcome IS NULL AND resolved_at IS NOT NULL \
+         AND vanished_at IS NULL AND status IN ({resolved}) LIMIT $1"
     )
 });
+
+/// Outcomes decided per UPDATE statement (4 values each).
+const OUTCOMES_PER_STATEMENT: usize = 1000;
 
 impl Store {
     /// Dossiers open at `at` (see `OPEN_AT`).
@@ -120,9 +136,11 @@ impl Store {
         .map_err(failed("reading open dossiers"))
     }
 
-    /// Resolved dossiers whose outcome is not decided yet.
-    pub async fn unscored(&self) -> Result<Vec<EvalRow>, StoreError> {
+    /// Up to `limit` resolved dossiers whose outcome is not decided yet (read in bounded
+    /// batches, so that scoring a million historic dossiers at first start keeps memory flat).
+    pub async fn unscored(&self, limit: i64) -> Result<Vec<EvalRow>, StoreError> {
         on_pool!(self, p => sqlx::query_as(AssertSqlSafe(UNSCORED.as_str()))
+            .bind(limit)
             .fetch_all(p)
             .await)
         .map_err(failed("reading resolved dossiers"))
@@ -168,34 +186,75 @@ impl Store {
         Ok(by_dossier)
     }
 
-    /// Records decided outcomes in one transaction.
+    /// Records decided outcomes in one transaction, a thousand rows per statement.
     pub async fn save_outcomes(&self, scored: &[Scored]) -> Result<(), StoreError> {
+        let numbered = self.backend() == "postgres";
         let mut tx = self.begin().await?;
-        for s in scored {
-            on_tx!(tx, conn => sqlx::query(
-                "UPDATE dossiers SET outcome = $3, processing_working_secs = $4 \
-                 WHERE source = $1 AND dossier_id = $2",
-            )
-            .bind(&s.source)
-            .bind(&s.dossier_id)
-            .bind(s.outcome)
-            .bind(s.processing_working_secs)
-            .execute(conn)
-            .await
-            .map(drop))
+        for chunk in scored.chunks(OUTCOMES_PER_STATEMENT) {
+            // Our own placeholders only; every value is bound.
+            let sql = format!(
+                "UPDATE dossiers SET outcome = v.column3, processing_working_secs = v.column4 \
+                 FROM (VALUES {}) AS v WHERE dossiers.source = v.column1 \
+                 AND dossiers.dossier_id = v.column2",
+                super::values_placeholders(chunk.len(), 4, numbered)
+            );
+            on_tx!(tx, conn => {
+                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+                for s in chunk {
+                    q = q
+                        .bind(&s.source)
+                        .bind(&s.dossier_id)
+                        .bind(s.outcome)
+                        .bind(s.processing_working_secs);
+                }
+                q.execute(conn).await.map(drop)
+            })
             .map_err(failed("saving outcomes"))?;
         }
         tx.commit().await
     }
 
-    /// Resolved dossiers by (source, department, outcome) over the day, month and year to now.
-    pub async fn resolved_counts(
-        &self,
-        p: Periods,
-    ) -> Result<Vec<PeriodCounts<(String, String, String)>>, StoreError> {
-        self.counts_by_period(p, "outcome", "resolved_at", "AND outcome IS NOT NULL")
-            .await
-            .map_err(failed("counting resolved dossiers"))
+    /// Resolved dossiers by (source, department, outcome) over the day, month and year to now;
+    /// and, by (source, department), those of them received before each period's start, which
+    /// were carried over into it.
+    pub async fn resolved_counts(&self, p: Periods) -> Result<ResolvedCounts, StoreError> {
+        let rows: Vec<(String, String, String, i64, i64, i64, i64, i64, i64)> =
+            on_pool!(self, pool =>
+            sqlx::query_as(
+                "SELECT source, department, outcome, \
+                 SUM(CASE WHEN resolved_at >= $1 THEN 1 ELSE 0 END), \
+                 SUM(CASE WHEN resolved_at >= $2 THEN 1 ELSE 0 END), COUNT(*), \
+                 SUM(CASE WHEN resolved_at >= $1 AND received_at < $1 THEN 1 ELSE 0 END), \
+                 SUM(CASE WHEN resolved_at >= $2 AND received_at < $2 THEN 1 ELSE 0 END), \
+                 SUM(CASE WHEN received_at < $3 THEN 1 ELSE 0 END) \
+                 FROM dossiers WHERE vanished_at IS NULL AND resolved_at >= $3 \
+                 AND resolved_at <= $4 AND outcome IS NOT NULL \
+                 GROUP BY source, department, outcome",
+            )
+            .bind(p.day_start.timestamp())
+            .bind(p.month_start.timestamp())
+            .bind(p.year_start.timestamp())
+            .bind(p.now.timestamp())
+            .fetch_all(pool)
+            .await)
+            .map_err(failed("counting resolved dossiers"))?;
+        let mut counts = ResolvedCounts::default();
+        for (s, d, o, day, month, year, c_day, c_month, c_year) in rows {
+            let carried = counts
+                .carried_over
+                .entry((s.clone(), d.clone()))
+                .or_insert([0; 3]);
+            carried[0] += c_day;
+            carried[1] += c_month;
+            carried[2] += c_year;
+            counts.resolved.push(PeriodCounts {
+                key: (s, d, o),
+                day,
+                month,
+                year,
+            });
+        }
+        Ok(counts)
     }
 
     /// Received dossiers by (source, department, channel) over the day, month and year to now.
@@ -243,55 +302,13 @@ impl Store {
             .collect())
     }
 
-    /// Dossiers carried over into the day, month and year: received before the period's start
-    /// and not resolved by then (dossiers that ended without a result are left out).
-    pub async fn carried_over_counts(
-        &self,
-        p: Periods,
-    ) -> Result<Vec<PeriodCounts<(String, String)>>, StoreError> {
-        let ended = quoted(
-            [
-                Status::Submitted,
-                Status::RejectedAtIntake,
-                Status::Withdrawn,
-            ]
-            .into_iter(),
-        );
-        let sql = format!(
-            "SELECT source, department, \
-             SUM(CASE WHEN received_at < $1 AND (resolved_at IS NULL OR resolved_at >= $1) THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN received_at < $2 AND (resolved_at IS NULL OR resolved_at >= $2) THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN received_at < $3 AND (resolved_at IS NULL OR resolved_at >= $3) THEN 1 ELSE 0 END) \
-             FROM dossiers WHERE vanished_at IS NULL AND status NOT IN ({ended}) \
-             AND received_at < $1 AND (resolved_at IS NULL OR resolved_at >= $3) \
-             GROUP BY source, department"
-        );
-        let rows: Vec<(String, String, i64, i64, i64)> = on_pool!(self, pool =>
-            sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                .bind(p.day_start.timestamp())
-                .bind(p.month_start.timestamp())
-                .bind(p.year_start.timestamp())
-                .fetch_all(pool)
-                .await)
-        .map_err(failed("counting carried-over dossiers"))?;
-        Ok(rows
-            .into_iter()
-            .map(|(s, d, day, month, year)| PeriodCounts {
-                key: (s, d),
-                day,
-                month,
-                year,
-            })
-            .collect())
-    }
-
     /// Per (source, department): due-date changes observed in all, and dossiers re-appointed
     /// more than once (the rules allow one re-appointment).
     pub async fn due_change_totals(&self) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
         on_pool!(self, p => sqlx::query_as(
             "SELECT source, department, SUM(due_changes), \
              SUM(CASE WHEN due_changes > 1 THEN 1 ELSE 0 END) \
-             FROM dossiers WHERE vanished_at IS NULL AND due_changes > 0 \
+             FROM dossiers WHERE due_changes > 0 AND vanished_at IS NULL \
              GROUP BY source, department",
         )
         .fetch_all(p)
