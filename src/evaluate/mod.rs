@@ -296,7 +296,10 @@ impl Evaluator {
         changes: &HashMap<(String, String), Vec<PauseChange>>,
     ) -> Vec<Scored> {
         let mut scored = Vec::with_capacity(rows.len());
-        for row in rows {
+        let resolved = rows
+            .iter()
+            .filter(|r| Status::parse(&r.status).is_some_and(Status::is_resolved));
+        for row in resolved {
             let c = changes.get(&(row.source.clone(), row.dossier_id.clone()));
             let Some(s) = self.score(row, c) else {
                 continue;

@@ -18,6 +18,8 @@ use crate::sla::Catalogue;
 use crate::store::{Rejection, Store};
 
 const WATERMARK_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.f";
+/// A poll that stored this many rows changed the store's shape: refresh its statistics.
+const BULK_ROWS: u64 = 50_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollMode {
@@ -192,6 +194,12 @@ impl Poller {
         self.commit(&mut batch, watermark.as_deref(), resync, &mut report)
             .await?;
         report.watermark = watermark;
+        if report.rows >= BULK_ROWS {
+            self.store
+                .analyze()
+                .await
+                .map_err(|error| self.store_error(error))?;
+        }
         if let Some(resync) = resync {
             report.vanished = self
                 .store

@@ -73,6 +73,7 @@ pub struct Periods {
     pub now: DateTime<Utc>,
 }
 
+/// `'a','b'`, with no spaces: the open-dossier index's condition is written the same way.
 fn quoted(statuses: impl Iterator<Item = Status>) -> String {
     statuses
         .map(|s| format!("'{}'", s.as_str()))
@@ -88,12 +89,15 @@ const COLUMNS: &str = "source, dossier_id, procedure_code, procedure_name, depar
 /// can use its index (`dossiers_open`, `dossiers_resolved_counts`); the second is empty for now.
 static OPEN_AT: LazyLock<String> = LazyLock::new(|| {
     let open = quoted(Status::ALL.into_iter().filter(|s| s.is_open()));
-    let resolved = quoted(Status::ALL.into_iter().filter(|s| s.is_resolved()));
+    // The second read names only what the resolved index answers: an IN (resolved statuses)
+    // would lure the planner to the status index, a bound on received_at to the received index,
+    // and either way through every dossier; `open_at` checks the receipt itself.
+    let unresolved = quoted(Status::ALL.into_iter().filter(|s| !s.is_resolved()));
     format!(
         "SELECT {COLUMNS} FROM dossiers WHERE vanished_at IS NULL AND status IN ({open}) \
          AND received_at <= $1 \
          UNION ALL SELECT {COLUMNS} FROM dossiers WHERE vanished_at IS NULL AND resolved_at > $1 \
-         AND status IN ({resolved}) AND received_at <= $1"
+         AND status NOT IN ({unresolved})"
     )
 });
 
@@ -114,13 +118,23 @@ static REPORT_ROWS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-static UNSCORED: LazyLock<String> = LazyLock::new(|| {
-    let resolved = quoted(Status::ALL.into_iter().filter(|s| s.is_resolved()));
+/// Exactly the `dossiers_unscored` index's condition; rows with a result date but an open status
+/// are left to the caller. SQLite is told the index: without statistics it reads `resolved_at IS
+/// NOT NULL` as a range and walks every resolved dossier instead.
+fn unscored_sql(sqlite: bool) -> String {
+    let hint = if sqlite {
+        "INDEXED BY dossiers_unscored "
+    } else {
+        ""
+    };
     format!(
-        "SELECT {COLUMNS} FROM dossiers WHERE outcome IS NULL AND resolved_at IS NOT NULL \
-         AND vanished_at IS NULL AND status IN ({resolved}) LIMIT $1"
+        "SELECT {COLUMNS} FROM dossiers {hint}WHERE outcome IS NULL AND resolved_at IS NOT NULL \
+         AND vanished_at IS NULL LIMIT $1"
     )
-});
+}
+
+static UNSCORED_SQLITE: LazyLock<String> = LazyLock::new(|| unscored_sql(true));
+static UNSCORED_POSTGRES: LazyLock<String> = LazyLock::new(|| unscored_sql(false));
 
 /// Outcomes decided per UPDATE statement (4 values each).
 const OUTCOMES_PER_STATEMENT: usize = 1000;
@@ -129,17 +143,24 @@ impl Store {
     /// Dossiers open at `at` (see `OPEN_AT`).
     pub async fn open_at(&self, at: DateTime<Utc>) -> Result<Vec<EvalRow>, StoreError> {
         // Built from our own status names only.
-        on_pool!(self, p => sqlx::query_as(AssertSqlSafe(OPEN_AT.as_str()))
+        let mut rows: Vec<EvalRow> =
+            on_pool!(self, p => sqlx::query_as(AssertSqlSafe(OPEN_AT.as_str()))
             .bind(at.timestamp())
             .fetch_all(p)
             .await)
-        .map_err(failed("reading open dossiers"))
+            .map_err(failed("reading open dossiers"))?;
+        rows.retain(|r| r.received_at <= at.timestamp());
+        Ok(rows)
     }
 
     /// Up to `limit` resolved dossiers whose outcome is not decided yet (read in bounded
     /// batches, so that scoring a million historic dossiers at first start keeps memory flat).
     pub async fn unscored(&self, limit: i64) -> Result<Vec<EvalRow>, StoreError> {
-        on_pool!(self, p => sqlx::query_as(AssertSqlSafe(UNSCORED.as_str()))
+        let sql = match self.pool {
+            super::StorePool::Sqlite(_) => UNSCORED_SQLITE.as_str(),
+            super::StorePool::Postgres(_) => UNSCORED_POSTGRES.as_str(),
+        };
+        on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql))
             .bind(limit)
             .fetch_all(p)
             .await)
@@ -314,5 +335,60 @@ impl Store {
         .fetch_all(p)
         .await)
         .map_err(failed("counting due-date changes"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Secret, StoreConfig};
+
+    /// The cycle stays light only while each read takes its index: a changed query or index
+    /// condition shows up here, not as a slow cycle in production.
+    #[tokio::test]
+    async fn every_cycle_read_uses_its_index_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_and_migrate(&StoreConfig {
+            url: Secret::new(format!("sqlite://{}/s.db", dir.path().display())),
+            max_connections: 1,
+        })
+        .await
+        .unwrap();
+        let crate::store::StorePool::Sqlite(pool) = &store.pool else {
+            unreachable!("a sqlite:// store")
+        };
+        let plan = |sql: String| async move {
+            let rows: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                    .bind(1_i64)
+                    .bind(1_i64)
+                    .bind(1_i64)
+                    .bind(1_i64)
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+            rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+        };
+        let open = plan(OPEN_AT.clone()).await;
+        assert!(open.contains("COVERING INDEX dossiers_open"), "{open}");
+        assert!(
+            open.contains("INDEX dossiers_resolved_counts (resolved_at>?)"),
+            "{open}"
+        );
+        let unscored = plan(UNSCORED_SQLITE.clone()).await;
+        assert!(unscored.contains("dossiers_unscored"), "{unscored}");
+        for key in ["outcome", "channel"] {
+            let at = if key == "outcome" {
+                "resolved_at"
+            } else {
+                "received_at"
+            };
+            let counts = plan(format!(
+                "SELECT source, department, {key}, COUNT(*) FROM dossiers \
+                 WHERE vanished_at IS NULL AND {at} >= $1 AND {at} <= $2 GROUP BY 1, 2, 3"
+            ))
+            .await;
+            assert!(counts.contains("COVERING INDEX"), "{counts}");
+        }
     }
 }

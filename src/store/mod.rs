@@ -165,6 +165,18 @@ impl Store {
         })
     }
 
+    /// Refreshes the query planner's statistics after a bulk change (an initial sync), so that
+    /// it keeps choosing the evaluation indexes. PostgreSQL's autovacuum does this by itself.
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        if let StorePool::Sqlite(p) = &self.pool {
+            sqlx::query("ANALYZE")
+                .execute(p)
+                .await
+                .map_err(failed("analyzing"))?;
+        }
+        Ok(())
+    }
+
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
     }

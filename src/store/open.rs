@@ -32,6 +32,8 @@ impl Store {
                     // 16 MiB of page cache per connection (the default is 2 MiB): the evaluation
                     // cycle's index scans stay in memory, within the RSS budget for 4 connections.
                     .pragma("cache_size", "-16384")
+                    // After a bulk sync the WAL file shrinks back once checkpointed.
+                    .pragma("journal_size_limit", "67108864")
                     .foreign_keys(true)
                     .log_statements(tracing::log::LevelFilter::Trace);
                 let dir = options.get_filename().parent().map(|p| p.to_path_buf());
