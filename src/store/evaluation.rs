@@ -239,8 +239,8 @@ impl Store {
     /// and, by (source, department), those of them received before each period's start, which
     /// were carried over into it.
     pub async fn resolved_counts(&self, p: Periods) -> Result<ResolvedCounts, StoreError> {
-        let rows: Vec<(String, String, String, i64, i64, i64, i64, i64, i64)> =
-            on_pool!(self, pool =>
+        type Row = (String, String, String, i64, i64, i64, i64, i64, i64);
+        let rows: Vec<Row> = on_pool!(self, pool =>
             sqlx::query_as(
                 "SELECT source, department, outcome, \
                  SUM(CASE WHEN resolved_at >= $1 THEN 1 ELSE 0 END), \
@@ -258,7 +258,7 @@ impl Store {
             .bind(p.now.timestamp())
             .fetch_all(pool)
             .await)
-            .map_err(failed("counting resolved dossiers"))?;
+        .map_err(failed("counting resolved dossiers"))?;
         let mut counts = ResolvedCounts::default();
         for (s, d, o, day, month, year, c_day, c_month, c_year) in rows {
             let carried = counts
@@ -374,6 +374,16 @@ mod tests {
         assert!(
             open.contains("INDEX dossiers_resolved_counts (resolved_at>?)"),
             "{open}"
+        );
+        let by_status = plan(
+            "SELECT source, status, COUNT(*) FROM dossiers WHERE vanished_at IS NULL \
+             GROUP BY source, status"
+                .to_string(),
+        )
+        .await;
+        assert!(
+            by_status.contains("COVERING INDEX dossiers_by_status"),
+            "{by_status}"
         );
         let unscored = plan(UNSCORED_SQLITE.clone()).await;
         assert!(unscored.contains("dossiers_unscored"), "{unscored}");
