@@ -5,7 +5,9 @@
 #   2. an incremental poll after 1 % of the rows changed, and its cost on the source;
 #   3. database time per hour at steady state, hcc-monitor against aggregate SQL every 15 s
 #      (what an SQL exporter such as Debian's prometheus-sql-exporter runs);
-#   4. the evaluation cycle and /metrics render (cargo bench --bench evaluation).
+#   4. the evaluation cycle and /metrics render (cargo bench --bench evaluation);
+#   5. escalation planning and rendering for 10,000 due dossiers across 50 recipients, and
+#      mailer throughput to a local SMTP server (cargo bench --bench escalation).
 # Usage: bash bench/run.sh            (PG_ROWS=1000000 MARIA_ROWS=100000 by default)
 #        PG_ROWS=50000 MARIA_ROWS=10000 bash bench/run.sh   (a quick run)
 # Results: a Markdown table on stdout; see docs/performance.md for a recorded run.
@@ -125,6 +127,8 @@ peer_hour=$(echo "240 * $peer" | bc -l)
 
 echo "4. evaluation cycle" >&2
 eval_out=$(HCC_BENCH_ROWS=$PG_ROWS cargo bench --quiet --bench evaluation 2>/dev/null | grep '^|' | tail -n +3)
+echo "5. escalation planning and sending" >&2
+escalation_out=$(cargo bench --quiet --bench escalation 2>/dev/null | grep '^|' | tail -n +3)
 
 printf '\n| measure | hcc-monitor | limit or peer | ratio | target |\n| --- | --- | --- | --- | --- |\n'
 printf '| generate %s dossiers into PostgreSQL / %s into MariaDB | %.1f s / %.1f s | - | - | - |\n' "$PG_ROWS" "$MARIA_ROWS" "$gen_pg" "$gen_my"
@@ -138,6 +142,7 @@ printf '| incremental poll, %s rows changed (1 %%) | %.0f ms (process %.2f s) | 
 printf '| source cost of that poll (EXPLAIN ANALYZE) | %.1f ms, %s rows | - | - | - |\n' "$incr_exec" "$incr_rows"
 printf '| source database time per hour, steady state | %.0f ms | %.0f ms (7 aggregates every 15 s) | %.0fx less | ≥ 50x less |\n' "$hcc_hour" "$peer_hour" "$(ratio "$peer_hour" "$hcc_hour")"
 echo "$eval_out"
+echo "$escalation_out"
 
 psql_q postgres "DROP DATABASE IF EXISTS $SRC WITH (FORCE)"
 psql_q postgres "DROP DATABASE IF EXISTS $STORE WITH (FORCE)"
