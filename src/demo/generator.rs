@@ -128,7 +128,8 @@ impl Generator {
         let r: f64 = self.rng.random();
         if r < 0.01 {
             row.trang_thai = "TU_CHOI";
-            row.ngay_cap_nhat = self.local(received + Duration::minutes(30));
+            // Never after `now`: a row changed in the future would hold up the watermark.
+            row.ngay_cap_nhat = self.local((received + Duration::minutes(30)).min(now));
             return row;
         }
         if r < 0.02 {
