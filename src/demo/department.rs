@@ -20,9 +20,20 @@ const SUPPLEMENT_REQUESTED: i64 = 50;
 const RESOLVED: i64 = 90;
 const RETURNED: i64 = 99;
 
+/// Chance, at each trickle run, that the centre hands over a dossier it received.
+const HANDOVER_CHANCE: f64 = 0.5;
+
 /// Chance, at each trickle run, that a handed-over dossier shows up: about 15 s after the
 /// handover on average at one run every 5 s.
 const ARRIVAL_CHANCE: f64 = 0.3;
+
+/// Chance, at each trickle run, that the department moves one of its open dossiers on: about
+/// the pace of handovers, so that its backlog neither drains nor piles up.
+const PROGRESS_CHANCE: f64 = 0.2;
+
+/// Share of the department's steps on a dossier in progress that resolve it; the others ask
+/// for a supplement.
+const RESOLVED_SHARE: f64 = 0.8;
 
 /// One handover in this many never reaches the department: the stuck ones.
 const LOST_ONE_IN: u32 = 8;
@@ -84,8 +95,9 @@ pub async fn create(centre: &AnyPool, department: &AnyPool) -> Result<(), sqlx::
     tx.commit().await
 }
 
-/// One trickle run: some handed-over dossiers arrive, and the department moves a few of its
-/// open ones on; when it resolves one, the centre's dossier gets its result.
+/// One trickle run: the centre may hand a received dossier over, some handed-over dossiers
+/// arrive, and the department moves a few of its open ones on; when it resolves one, the
+/// centre's dossier gets its result.
 pub async fn trickle(
     centre: &AnyPool,
     department: &AnyPool,
@@ -93,6 +105,22 @@ pub async fn trickle(
     now: NaiveDateTime,
 ) -> Result<(), sqlx::Error> {
     let local = now.format("%Y-%m-%d %H:%M:%S").to_string();
+    // The general trickle takes dossiers up at random among hundreds; handing over here too
+    // makes the handoff lag show within a minute or two of the demo's start.
+    let waiting: Option<String> = sqlx::query_scalar(
+        "SELECT ma_ho_so FROM ho_so WHERE ma_don_vi = $1 AND trang_thai = 'DA_TIEP_NHAN' \
+         ORDER BY RANDOM() LIMIT 1",
+    )
+    .bind(HANDOFF_DEPARTMENT)
+    .fetch_optional(centre)
+    .await?;
+    let hand_over = {
+        let mut g = generator.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.filter(|_| g.chance(HANDOVER_CHANCE))
+    };
+    if let Some(id) = hand_over {
+        super::db::set_status(centre, &id, TRANSFERRED, None, now).await?;
+    }
     let handed_over: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
         "SELECT ma_ho_so, ma_thu_tuc, ngay_tiep_nhan, ngay_hen_tra FROM ho_so \
          WHERE trang_thai = $1",
@@ -122,22 +150,23 @@ pub async fn trickle(
         .execute(department)
         .await?;
     }
-    let open: Vec<(String, i64)> = sqlx::query_as(
+    let open: Option<(String, i64)> = sqlx::query_as(
         "SELECT code, state FROM dossier_registry WHERE state IN ($1, $2, $3) \
-         ORDER BY RANDOM() LIMIT 2",
+         ORDER BY RANDOM() LIMIT 1",
     )
     .bind(RECEIVED)
     .bind(IN_PROGRESS)
     .bind(SUPPLEMENT_REQUESTED)
-    .fetch_all(department)
+    .fetch_optional(department)
     .await?;
-    for (id, state) in open {
-        let r = generator
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .chance(0.8);
+    let step = {
+        let mut g = generator.lock().unwrap_or_else(|e| e.into_inner());
+        open.filter(|_| g.chance(PROGRESS_CHANCE))
+            .map(|(id, state)| (id, state, g.chance(RESOLVED_SHARE)))
+    };
+    if let Some((id, state, resolves)) = step {
         let next = match state {
-            IN_PROGRESS if r => RESOLVED,
+            IN_PROGRESS if resolves => RESOLVED,
             IN_PROGRESS => SUPPLEMENT_REQUESTED,
             _ => IN_PROGRESS,
         };

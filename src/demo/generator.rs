@@ -221,7 +221,7 @@ impl Generator {
             "DA_TIEP_NHAN" => processing_status(department),
             "DANG_XU_LY" if r < 0.6 => "CO_KET_QUA",
             "DANG_XU_LY" if r < 0.7 => "YEU_CAU_BO_SUNG",
-            "YEU_CAU_BO_SUNG" | "CHO_THANH_TOAN" => "DANG_XU_LY",
+            "YEU_CAU_BO_SUNG" | "CHO_THANH_TOAN" => processing_status(department),
             "CO_KET_QUA" => "DA_TRA_KET_QUA",
             _ => return None,
         })
