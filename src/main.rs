@@ -103,12 +103,14 @@ enum Command {
         #[arg(long)]
         as_of: Option<DateTime<Utc>>,
     },
-    /// Run a demo centre: a generated SQLite dossier database with live changes, and the service
-    /// on the embedded default. With --into, fill a database for benchmarks instead.
+    /// Run a demo centre: generated SQLite databases of the centre and of a department with live
+    /// changes, equipment to probe, and the service on the embedded default. With --into, fill a
+    /// database for benchmarks instead.
     Demo {
         /// Folder for the demo's databases, config and emails.
         #[arg(long, default_value = "hcc-demo")]
         dir: PathBuf,
+        /// The service's address; the demo's probe targets take the four ports after it.
         #[arg(long, default_value = "127.0.0.1:9464")]
         listen: SocketAddr,
         /// Dossiers to generate (the demo's history, or with --into the rows to add).
@@ -291,11 +293,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::SUCCESS);
             }
+            if listen.port() == 0 || listen.port() > u16::MAX - 4 {
+                anyhow::bail!(
+                    "--listen {listen}: the demo needs a fixed port below {}, its probe targets \
+                     listen on the four ports after it",
+                    u16::MAX - 3
+                );
+            }
             let path =
                 hcc_monitor::demo::prepare(&dir, listen, rows, Utc::now(), tz, due.clone()).await?;
             println!("demo config: {}", path.display());
             let config = Config::load(&path)?;
-            let trickle = hcc_monitor::demo::trickle_job(&dir.join("source.db"), tz, due);
+            // Stopped when dropped, after the service.
+            let _targets = hcc_monitor::demo::targets::serve(
+                hcc_monitor::demo::targets::TargetAddrs::after(listen),
+            )
+            .await?;
+            let trickle = hcc_monitor::demo::trickle_job(&dir, tz, due);
             serve(config, Some(trickle)).await?;
         }
     }

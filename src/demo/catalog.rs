@@ -107,13 +107,30 @@ pub const PROCEDURES: [Procedure; 10] = [
     },
 ];
 
+/// The department whose own system the centre hands its dossiers over to (the demo's handoff).
+pub const HANDOFF_DEPARTMENT: &str = "SO_XAY_DUNG";
+
+/// The centre's code for a dossier handed over to that department's system, where it is
+/// processed.
+pub const TRANSFERRED: &str = "DA_CHUYEN";
+
+/// The centre's code for a dossier being processed by `department`.
+pub fn processing_status(department: &str) -> &'static str {
+    if department == HANDOFF_DEPARTMENT {
+        TRANSFERRED
+    } else {
+        "DANG_XU_LY"
+    }
+}
+
 /// The demo source's own status codes (text), as a provincial vendor might name them, with the
 /// canonical status each maps to.
-pub const STATUS_CODES: [(&str, &str); 10] = [
+pub const STATUS_CODES: [(&str, &str); 11] = [
     ("CHO_TIEP_NHAN", "submitted"),
     ("DA_TIEP_NHAN", "received"),
     ("TU_CHOI", "rejected_at_intake"),
     ("DANG_XU_LY", "in_progress"),
+    (TRANSFERRED, "in_progress"),
     ("YEU_CAU_BO_SUNG", "supplement_requested"),
     ("CHO_THANH_TOAN", "awaiting_payment"),
     ("RUT_HO_SO", "withdrawn"),

@@ -101,10 +101,14 @@ pub async fn count(pool: &AnyPool) -> Result<i64, sqlx::Error> {
         .await
 }
 
-/// Open dossiers for the trickle to move along, at random.
-pub async fn sample_open(pool: &AnyPool, n: i64) -> Result<Vec<(String, String)>, sqlx::Error> {
+/// Open dossiers for the trickle to move along, at random: (id, status, department). Those
+/// handed over to a department's system are left to it.
+pub async fn sample_open(
+    pool: &AnyPool,
+    n: i64,
+) -> Result<Vec<(String, String, String)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT ma_ho_so, trang_thai FROM ho_so WHERE trang_thai IN \
+        "SELECT ma_ho_so, trang_thai, ma_don_vi FROM ho_so WHERE trang_thai IN \
          ('CHO_TIEP_NHAN','DA_TIEP_NHAN','DANG_XU_LY','YEU_CAU_BO_SUNG','CHO_THANH_TOAN','CO_KET_QUA') \
          ORDER BY RANDOM() LIMIT $1",
     )

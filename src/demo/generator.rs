@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::catalog::{PROCEDURES, Procedure};
+use super::catalog::{PROCEDURES, Procedure, processing_status};
 
 /// Computes a due instant: `working_days` of office time after an instant.
 pub type DueFn = std::sync::Arc<dyn Fn(DateTime<Utc>, u32) -> DateTime<Utc> + Send + Sync>;
@@ -32,7 +32,6 @@ pub struct Generator {
     due: DueFn,
     tz: Tz,
     seq: u64,
-    total_weight: u32,
 }
 
 impl Generator {
@@ -42,7 +41,6 @@ impl Generator {
             due,
             tz,
             seq: 0,
-            total_weight: PROCEDURES.iter().map(|p| p.weight).sum(),
         }
     }
 
@@ -52,18 +50,25 @@ impl Generator {
     }
 
     fn procedure(&mut self) -> &'static Procedure {
-        let mut pick = self.rng.random_range(0..self.total_weight);
-        PROCEDURES
+        self.pick(&PROCEDURES, |p| p.weight)
+    }
+
+    /// One of `items`, drawn in proportion to `weight` (some weight must be positive).
+    pub fn pick<'a, T>(&mut self, items: &'a [T], weight: impl Fn(&T) -> u32) -> &'a T {
+        let total: u32 = items.iter().map(&weight).sum();
+        let mut pick = self.rng.random_range(0..total);
+        items
             .iter()
-            .find(|p| {
-                if pick < p.weight {
+            .find(|item| {
+                let w = weight(item);
+                if pick < w {
                     true
                 } else {
-                    pick -= p.weight;
+                    pick -= w;
                     false
                 }
             })
-            .unwrap_or(&PROCEDURES[0])
+            .unwrap_or(&items[0])
     }
 
     fn local(&self, t: DateTime<Utc>) -> NaiveDateTime {
@@ -123,7 +128,8 @@ impl Generator {
         let r: f64 = self.rng.random();
         if r < 0.01 {
             row.trang_thai = "TU_CHOI";
-            row.ngay_cap_nhat = self.local(received + Duration::minutes(30));
+            // Never after `now`: a row changed in the future would hold up the watermark.
+            row.ngay_cap_nhat = self.local((received + Duration::minutes(30)).min(now));
             return row;
         }
         if r < 0.02 {
@@ -159,7 +165,7 @@ impl Generator {
             x if x < 0.08 => "CHO_THANH_TOAN",
             x if x < 0.09 => "DUNG_XU_LY",
             _ if now - received < Duration::hours(4) => "DA_TIEP_NHAN",
-            _ => "DANG_XU_LY",
+            _ => processing_status(p.department),
         };
         let changed = self.between(received, now);
         row.ngay_cap_nhat = self.local(changed);
@@ -206,15 +212,16 @@ impl Generator {
         a + TimeDelta::seconds(self.rng.random_range(0..span))
     }
 
-    /// The next status of an open dossier in the live trickle, or `None` to leave it.
-    pub fn advance(&mut self, status: &str) -> Option<&'static str> {
+    /// The next status of an open dossier of `department` in the live trickle, or `None` to
+    /// leave it. A dossier handed over to a department's system moves on there instead.
+    pub fn advance(&mut self, status: &str, department: &str) -> Option<&'static str> {
         let r: f64 = self.rng.random();
         Some(match status {
             "CHO_TIEP_NHAN" => "DA_TIEP_NHAN",
-            "DA_TIEP_NHAN" => "DANG_XU_LY",
+            "DA_TIEP_NHAN" => processing_status(department),
             "DANG_XU_LY" if r < 0.6 => "CO_KET_QUA",
             "DANG_XU_LY" if r < 0.7 => "YEU_CAU_BO_SUNG",
-            "YEU_CAU_BO_SUNG" | "CHO_THANH_TOAN" => "DANG_XU_LY",
+            "YEU_CAU_BO_SUNG" | "CHO_THANH_TOAN" => processing_status(department),
             "CO_KET_QUA" => "DA_TRA_KET_QUA",
             _ => return None,
         })

@@ -5,17 +5,8 @@
 //! (`promtool check metrics` on the exposition is in http.rs; `promtool test rules` in
 //! scripts/test.sh.)
 //!
-//! # For whoever merges the probe and escalation branches
-//!
-//! `AWAITING_OTHER_BRANCHES` lists the metrics that those branches add (DESIGN §7 names). An
-//! expression that uses one of them and returns nothing is printed as awaiting, not failed. Once a
-//! branch is merged:
-//! 1. make the test app produce those series in `spawn_app_on_demo_data` (e.g. an HTTP probe of
-//!    the app's own `/healthz`, an escalation level with the file or memory mailer);
-//! 2. remove the branch's metrics from the list.
-//!
-//! The test fails when a listed metric does return series, so the list cannot silently outlive
-//! the merge.
+//! The demo's own probe targets run beside the service, so that the probe, software-error and
+//! handoff panels have series too.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -25,23 +16,11 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::{Connection, Executor};
 
-use crate::helpers::app::TestApp;
+use hcc_monitor::demo::targets::Targets;
+
+use crate::helpers::app::{TestApp, demo_config, demo_databases, demo_targets};
 use crate::helpers::eventually;
 use crate::helpers::prometheus::{Answer, Prometheus, repo_path};
-
-/// Metrics that only exist once the probe branch (probes, software errors, handoffs) and the
-/// escalation branch (outbox and mailer) are merged. Empty it as they land (see the module doc).
-const AWAITING_OTHER_BRANCHES: &[&str] = &[
-    // probe branch
-    "hcc_probe_success",
-    "hcc_probe_duration_seconds",
-    "hcc_probe_failures_total",
-    "hcc_probe_tls_expiry_timestamp_seconds",
-    "hcc_software_errors_total",
-    "hcc_handoff_pending",
-    "hcc_handoff_lag_seconds",
-    "hcc_handoff_stuck",
-];
 
 const DASHBOARDS: &[&str] = &[
     "dashboards/centre-overview.json",
@@ -124,14 +103,6 @@ fn label_values_query(definition: &str) -> String {
         .rsplit_once(',')
         .unwrap_or_else(|| panic!("label_values without a metric: {definition}"));
     format!("count by ({}) ({})", label.trim(), selector.trim())
-}
-
-fn awaited_metrics(expr: &str) -> Vec<&'static str> {
-    AWAITING_OTHER_BRANCHES
-        .iter()
-        .copied()
-        .filter(|m| expr.contains(m))
-        .collect()
 }
 
 /// Where an expression comes from, and the expression itself.
@@ -348,29 +319,21 @@ fn the_example_alertmanager_config_routes_every_team_to_a_defined_receiver() {
     }
 }
 
-/// The service on 600 demo dossiers, polled and evaluated every second, with procedure labels on
-/// and, in the source, one dossier re-appointed twice and one without any deadline, so that every
-/// dossier series exists.
+/// The service on the demo's databases (600 dossiers) and probe targets, polled, probed and
+/// evaluated every second, with procedure labels on and, in the source, one dossier re-appointed
+/// twice and one without any deadline, so that every dossier series exists.
 ///
 /// The service's clock is fixed on a working Wednesday in the middle of a month: on the real
 /// clock, the first hours of a day, a month or a year have nothing resolved yet, and the day, month
 /// and on-time-rate panels would rightly show nothing.
-async fn spawn_app_on_demo_data() -> TestApp {
+async fn spawn_app_on_demo_data() -> (TestApp, Targets) {
     let as_of: chrono::DateTime<chrono::Utc> = "2026-03-18T03:00:00Z".parse().unwrap();
     let app_dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/source.db?mode=rwc", app_dir.path().display());
     let tz = chrono_tz::Asia::Ho_Chi_Minh;
-    hcc_monitor::demo::fill(
-        &url,
-        600,
-        30,
-        as_of,
-        tz,
-        Arc::new(|t, d| t + chrono::Duration::days(i64::from(d))),
-    )
-    .await
-    .unwrap();
-    let config = crate::helpers::app::demo_config(app_dir.path(), |text| {
+    demo_databases(app_dir.path(), 600, as_of).await;
+    let targets = demo_targets().await;
+    let config = demo_config(app_dir.path(), targets.addrs(), |text| {
         let edited = text
             .replacen("[[source]]\n", "[[source]]\nprocedure_labels = true\n", 1)
             .replace("\"*/10 * * * * *\"", "\"* * * * * *\"");
@@ -453,7 +416,7 @@ async fn spawn_app_on_demo_data() -> TestApp {
         },
     )
     .await;
-    app
+    (app, targets)
 }
 
 fn rule_files() -> Vec<PathBuf> {
@@ -468,7 +431,7 @@ fn rule_files() -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn every_dashboard_query_and_recording_rule_returns_series_from_a_real_prometheus() {
-    let app = spawn_app_on_demo_data().await;
+    let (app, _targets) = spawn_app_on_demo_data().await;
     let prometheus = Prometheus::start("hcc-monitor", app.addr, &rule_files()).await;
     let p = &prometheus;
     // Five scrapes, so that rate() and increase() over a minute have samples to work with.
@@ -546,48 +509,30 @@ async fn every_dashboard_query_and_recording_rule_returns_series_from_a_real_pro
     assert!(alerts >= 15, "alerting rules loaded: {alerts}");
 
     let mut failed = Vec::new();
-    let mut awaiting = Vec::new();
-    let mut arrived = Vec::new();
     for check in &checks {
-        let waits_for = awaited_metrics(&check.expr);
         match p.query(&check.expr).await {
             Answer::Failed(status, body) => failed.push(format!(
                 "{}\n    {}\n    HTTP {status}: {body}",
                 check.origin, check.expr
             )),
-            Answer::Series(series) if series.is_empty() && waits_for.is_empty() => failed.push(
-                format!("{}\n    {}\n    no series", check.origin, check.expr),
-            ),
-            Answer::Series(series) if series.is_empty() => {
-                awaiting.push(format!("{}\n    {}", check.origin, check.expr));
-            }
-            Answer::Series(_) if !waits_for.is_empty() => arrived.push(format!(
-                "{}: {} now exported: remove from AWAITING_OTHER_BRANCHES",
-                check.origin,
-                waits_for.join(", ")
+            Answer::Series(series) if series.is_empty() => failed.push(format!(
+                "{}\n    {}\n    no series",
+                check.origin, check.expr
             )),
             Answer::Series(_) => {}
         }
     }
     eprintln!(
-        "{} expressions checked against Prometheus: {} returned series, {} await other branches, {} failed",
+        "{} expressions checked against Prometheus: {} returned series, {} failed",
         checks.len(),
-        checks.len() - awaiting.len() - failed.len(),
-        awaiting.len(),
+        checks.len() - failed.len(),
         failed.len()
     );
-    if !awaiting.is_empty() {
-        eprintln!(
-            "awaiting the probe and escalation branches (no series yet):\n  {}",
-            awaiting.join("\n  ")
-        );
-    }
     assert!(
         failed.is_empty(),
         "expressions that failed or returned no series:\n  {}",
         failed.join("\n  ")
     );
-    assert!(arrived.is_empty(), "{}", arrived.join("\n"));
     drop(prometheus);
     app.stop().await;
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::app::{TestApp, config, demo_config, http_get};
+use crate::helpers::app::{TestApp, config, demo_config, demo_databases, demo_targets, http_get};
 use crate::helpers::eventually;
 
 const TOKEN: &str = "a-long-enough-test-token";
@@ -39,19 +39,10 @@ async fn every_endpoint_but_healthz_requires_the_bearer_token_when_one_is_set() 
 #[tokio::test]
 async fn the_exposition_passes_promtool_check_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/source.db?mode=rwc", dir.path().display());
-    hcc_monitor::demo::fill(
-        &url,
-        300,
-        30,
-        chrono::Utc::now(),
-        chrono_tz::Asia::Ho_Chi_Minh,
-        std::sync::Arc::new(|t, d| t + chrono::Duration::days(i64::from(d))),
-    )
-    .await
-    .unwrap();
-    // The demo's own configuration, in this test's folder.
-    let app = TestApp::spawn_with(demo_config(dir.path(), |text| text), dir).await;
+    demo_databases(dir.path(), 300, chrono::Utc::now()).await;
+    // The demo's own configuration and probe targets, in this test's folder.
+    let targets = demo_targets().await;
+    let app = TestApp::spawn_with(demo_config(dir.path(), targets.addrs(), |text| text), dir).await;
     eventually("dossiers evaluated", Duration::from_secs(15), || async {
         app.metric(r#"hcc_dossiers_open{department="SO_NNMT",sla_state="on_track",source="demo"}"#)
             .await

@@ -6,6 +6,7 @@ mod cli;
 mod config_errors;
 mod dashboards;
 mod demo_data;
+mod demo_probes;
 mod escalation;
 mod evaluation;
 mod example_config;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use hcc_monitor::app::Application;
 use hcc_monitor::clock::{Clock, SystemClock};
 use hcc_monitor::config::Config;
+use hcc_monitor::demo::targets::{TargetAddrs, Targets};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
@@ -60,15 +61,48 @@ pub fn config(dir: &Path, extra: &str) -> Config {
         .unwrap_or_else(|e| panic!("test config is invalid: {e}"))
 }
 
-/// The demo's configuration for a demo folder `dir` (source at `dir/source.db`), edited by
-/// `edit`, on port 0.
-pub fn demo_config(dir: &Path, edit: impl FnOnce(String) -> String) -> Config {
-    let text = edit(hcc_monitor::demo::config_text(
+/// The demo's configuration for a demo folder `dir` (databases in `dir`), with its probes on
+/// `targets`, edited by `edit`, on port 0.
+pub fn demo_config(
+    dir: &Path,
+    targets: &TargetAddrs,
+    edit: impl FnOnce(String) -> String,
+) -> Config {
+    let text = edit(hcc_monitor::demo::config_text_with_targets(
         dir,
         "127.0.0.1:0".parse().expect("an address"),
+        targets,
     ));
     Config::parse(&dir.join("hcc-monitor.toml"), &text, |_| None)
         .unwrap_or_else(|e| panic!("the demo config is invalid: {e}"))
+}
+
+/// The demo's probe targets on ports the system picks, the undelivered machine on a port where
+/// nothing listens. They stop when dropped.
+pub async fn demo_targets() -> Targets {
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    hcc_monitor::demo::targets::serve(TargetAddrs {
+        portal: any,
+        kiosk: any,
+        queue_machine: any,
+        undelivered: super::peers::closed_port().await,
+    })
+    .await
+    .expect("the demo's probe targets start")
+}
+
+/// The demo's databases in `dir`: `dossiers` over the last 60 days as of `now`, with deadlines
+/// a calendar day per working day.
+pub async fn demo_databases(dir: &Path, dossiers: usize, now: DateTime<Utc>) {
+    hcc_monitor::demo::create_databases(
+        dir,
+        dossiers,
+        now,
+        chrono_tz::Asia::Ho_Chi_Minh,
+        Arc::new(|t, d| t + chrono::Duration::days(i64::from(d))),
+    )
+    .await
+    .expect("the demo databases are created");
 }
 
 impl TestApp {

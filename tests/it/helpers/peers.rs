@@ -3,7 +3,6 @@
 //! a port where nothing listens.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -25,22 +24,9 @@ impl Drop for Peer {
 pub type Route = fn(&str) -> (u16, String);
 
 /// A certificate for 127.0.0.1 that expires at `not_after` (UTC midnight of that date).
-pub fn self_signed(not_after: (i32, u8, u8)) -> tokio_rustls::TlsAcceptor {
-    let key = rcgen::KeyPair::generate().expect("key pair");
-    let mut params =
-        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("certificate params");
-    params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
-    let cert = params.self_signed(&key).expect("self-signed certificate");
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("protocol versions")
-    .with_no_client_auth()
-    .with_single_cert(vec![cert.der().clone()], key)
-    .expect("server certificate");
-    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+pub fn self_signed((year, month, day): (i32, u32, u32)) -> tokio_rustls::TlsAcceptor {
+    let date = chrono::NaiveDate::from_ymd_opt(year, month, day).expect("a date");
+    hcc_monitor::demo::targets::self_signed(date).expect("self-signed certificate")
 }
 
 /// An HTTP/1.1 server answering every request by `route`, over TLS when `tls` is given.
