@@ -85,21 +85,29 @@ const COLUMNS: &str = "source, dossier_id, procedure_code, procedure_name, depar
     received_at, due_at, resolved_at, status, updated_at, paused_at, resumed_at, outcome";
 
 /// Open at `$1`: received by then and not ended by then. A dossier resolved after `$1` was open
-/// at `$1`, so `--as-of` replays a past moment from today's store. Two reads joined, so that each
-/// can use its index (`dossiers_open`, `dossiers_resolved_counts`); the second is empty for now.
-static OPEN_AT: LazyLock<String> = LazyLock::new(|| {
+/// at `$1`, so `--as-of` replays a past moment from today's store. Two reads joined, each on its
+/// index (`dossiers_open`; `dossiers_by_resolved`, which SQLite is told: from its statistics it
+/// expects many dossiers resolved after an unknown instant and would read the whole table, where
+/// for the present there are none). The second read names no receipt bound either, which would
+/// pull the planner to the received index; `open_at` checks the receipt itself.
+fn open_at_sql(sqlite: bool) -> String {
     let open = quoted(Status::ALL.into_iter().filter(|s| s.is_open()));
-    // The second read names only what the resolved index answers: an IN (resolved statuses)
-    // would lure the planner to the status index, a bound on received_at to the received index,
-    // and either way through every dossier; `open_at` checks the receipt itself.
     let unresolved = quoted(Status::ALL.into_iter().filter(|s| !s.is_resolved()));
+    let hint = if sqlite {
+        "INDEXED BY dossiers_by_resolved "
+    } else {
+        ""
+    };
     format!(
         "SELECT {COLUMNS} FROM dossiers WHERE vanished_at IS NULL AND status IN ({open}) \
          AND received_at <= $1 \
-         UNION ALL SELECT {COLUMNS} FROM dossiers WHERE vanished_at IS NULL AND resolved_at > $1 \
-         AND status NOT IN ({unresolved})"
+         UNION ALL SELECT {COLUMNS} FROM dossiers {hint}WHERE vanished_at IS NULL \
+         AND resolved_at > $1 AND status NOT IN ({unresolved})"
     )
-});
+}
+
+static OPEN_AT_SQLITE: LazyLock<String> = LazyLock::new(|| open_at_sql(true));
+static OPEN_AT_POSTGRES: LazyLock<String> = LazyLock::new(|| open_at_sql(false));
 
 static PAUSED: LazyLock<String> = LazyLock::new(|| {
     quoted(
@@ -140,11 +148,28 @@ static UNSCORED_POSTGRES: LazyLock<String> = LazyLock::new(|| unscored_sql(false
 const OUTCOMES_PER_STATEMENT: usize = 1000;
 
 impl Store {
-    /// Dossiers open at `at` (see `OPEN_AT`).
+    /// The text of a query that differs by backend only in an index hint.
+    fn for_backend<'a>(&self, sqlite: &'a str, postgres: &'a str) -> &'a str {
+        match self.pool {
+            super::StorePool::Sqlite(_) => sqlite,
+            super::StorePool::Postgres(_) => postgres,
+        }
+    }
+
+    /// `INDEXED BY index ` on SQLite, whose planner, with or without statistics, may prefer a
+    /// range on another index plus a table read per dossier; PostgreSQL plans well by itself.
+    fn index_hint(&self, index: &str) -> String {
+        match self.pool {
+            super::StorePool::Sqlite(_) => format!("INDEXED BY {index} "),
+            super::StorePool::Postgres(_) => String::new(),
+        }
+    }
+
+    /// Dossiers open at `at` (see `open_at_sql`).
     pub async fn open_at(&self, at: DateTime<Utc>) -> Result<Vec<EvalRow>, StoreError> {
         // Built from our own status names only.
         let mut rows: Vec<EvalRow> =
-            on_pool!(self, p => sqlx::query_as(AssertSqlSafe(OPEN_AT.as_str()))
+            on_pool!(self, p => sqlx::query_as(AssertSqlSafe(self.for_backend(&OPEN_AT_SQLITE, &OPEN_AT_POSTGRES)))
             .bind(at.timestamp())
             .fetch_all(p)
             .await)
@@ -156,10 +181,7 @@ impl Store {
     /// Up to `limit` resolved dossiers whose outcome is not decided yet (read in bounded
     /// batches, so that scoring a million historic dossiers at first start keeps memory flat).
     pub async fn unscored(&self, limit: i64) -> Result<Vec<EvalRow>, StoreError> {
-        let sql = match self.pool {
-            super::StorePool::Sqlite(_) => UNSCORED_SQLITE.as_str(),
-            super::StorePool::Postgres(_) => UNSCORED_POSTGRES.as_str(),
-        };
+        let sql = self.for_backend(&UNSCORED_SQLITE, &UNSCORED_POSTGRES);
         on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql))
             .bind(limit)
             .fetch_all(p)
@@ -240,18 +262,20 @@ impl Store {
     /// were carried over into it.
     pub async fn resolved_counts(&self, p: Periods) -> Result<ResolvedCounts, StoreError> {
         type Row = (String, String, String, i64, i64, i64, i64, i64, i64);
-        let rows: Vec<Row> = on_pool!(self, pool =>
-            sqlx::query_as(
-                "SELECT source, department, outcome, \
+        let sql = format!(
+            "SELECT source, department, outcome, \
                  SUM(CASE WHEN resolved_at >= $1 THEN 1 ELSE 0 END), \
                  SUM(CASE WHEN resolved_at >= $2 THEN 1 ELSE 0 END), COUNT(*), \
                  SUM(CASE WHEN resolved_at >= $1 AND received_at < $1 THEN 1 ELSE 0 END), \
                  SUM(CASE WHEN resolved_at >= $2 AND received_at < $2 THEN 1 ELSE 0 END), \
                  SUM(CASE WHEN received_at < $3 THEN 1 ELSE 0 END) \
-                 FROM dossiers WHERE vanished_at IS NULL AND resolved_at >= $3 \
+                 FROM dossiers {}WHERE vanished_at IS NULL AND resolved_at >= $3 \
                  AND resolved_at <= $4 AND outcome IS NOT NULL \
                  GROUP BY source, department, outcome",
-            )
+            self.index_hint("dossiers_resolved_counts")
+        );
+        let rows: Vec<Row> = on_pool!(self, pool =>
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
             .bind(p.day_start.timestamp())
             .bind(p.month_start.timestamp())
             .bind(p.year_start.timestamp())
@@ -283,26 +307,13 @@ impl Store {
         &self,
         p: Periods,
     ) -> Result<Vec<PeriodCounts<(String, String, String)>>, StoreError> {
-        self.counts_by_period(p, "channel", "received_at", "")
-            .await
-            .map_err(failed("counting received dossiers"))
-    }
-
-    /// Dossiers by (source, department, `key`) whose instant `at` falls in the day, month and
-    /// year up to now. The fragments are this module's own constants.
-    async fn counts_by_period(
-        &self,
-        p: Periods,
-        key: &'static str,
-        at: &'static str,
-        filter: &'static str,
-    ) -> Result<Vec<PeriodCounts<(String, String, String)>>, sqlx::Error> {
         let sql = format!(
-            "SELECT source, department, {key}, \
-             SUM(CASE WHEN {at} >= $1 THEN 1 ELSE 0 END), \
-             SUM(CASE WHEN {at} >= $2 THEN 1 ELSE 0 END), COUNT(*) \
-             FROM dossiers WHERE vanished_at IS NULL {filter} AND {at} >= $3 AND {at} <= $4 \
-             GROUP BY source, department, {key}"
+            "SELECT source, department, channel, \
+             SUM(CASE WHEN received_at >= $1 THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN received_at >= $2 THEN 1 ELSE 0 END), COUNT(*) \
+             FROM dossiers {}WHERE vanished_at IS NULL AND received_at >= $3 \
+             AND received_at <= $4 GROUP BY source, department, channel",
+            self.index_hint("dossiers_received_counts")
         );
         let rows: Vec<(String, String, String, i64, i64, i64)> = on_pool!(self, pool =>
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
@@ -311,7 +322,8 @@ impl Store {
                 .bind(p.year_start.timestamp())
                 .bind(p.now.timestamp())
                 .fetch_all(pool)
-                .await)?;
+                .await)
+        .map_err(failed("counting received dossiers"))?;
         Ok(rows
             .into_iter()
             .map(|(s, d, k, day, month, year)| PeriodCounts {
@@ -357,6 +369,23 @@ mod tests {
         let crate::store::StorePool::Sqlite(pool) = &store.pool else {
             unreachable!("a sqlite:// store")
         };
+        // A store's shape: few sources and departments, many dossiers over a year, a tenth
+        // open; with the statistics the service gathers (ANALYZE after bulk polls, PRAGMA
+        // optimize at start).
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 4999) \
+             INSERT INTO dossiers (source, dossier_id, procedure_code, department, channel, \
+             received_at, due_at, resolved_at, status, raw_status, updated_at, first_seen_at, \
+             last_seen_at, outcome) \
+             SELECT 's' || (i % 2), 'd' || i, 'p', 'dep' || (i % 7), 'direct', 1767200000 + i * 6000, \
+             1767300000 + i * 6000, CASE WHEN i % 10 = 0 THEN NULL ELSE 1767250000 + i * 6000 END, \
+             CASE WHEN i % 10 = 0 THEN 'in_progress' ELSE 'returned' END, 'x', 1, 1, 1, \
+             CASE WHEN i % 10 = 0 THEN NULL ELSE 'early' END FROM n",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        store.analyze().await.unwrap();
         let plan = |sql: String| async move {
             let rows: Vec<(i64, i64, i64, String)> =
                 sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
@@ -369,10 +398,10 @@ mod tests {
                     .unwrap();
             rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
         };
-        let open = plan(OPEN_AT.clone()).await;
+        let open = plan(OPEN_AT_SQLITE.clone()).await;
         assert!(open.contains("COVERING INDEX dossiers_open"), "{open}");
         assert!(
-            open.contains("INDEX dossiers_resolved_counts (resolved_at>?)"),
+            open.contains("INDEX dossiers_by_resolved (resolved_at>?)"),
             "{open}"
         );
         let by_status = plan(
@@ -387,18 +416,24 @@ mod tests {
         );
         let unscored = plan(UNSCORED_SQLITE.clone()).await;
         assert!(unscored.contains("dossiers_unscored"), "{unscored}");
-        for key in ["outcome", "channel"] {
-            let at = if key == "outcome" {
-                "resolved_at"
-            } else {
-                "received_at"
-            };
+        for (key, at, index) in [
+            ("outcome", "resolved_at", "dossiers_resolved_counts"),
+            ("channel", "received_at", "dossiers_received_counts"),
+        ] {
             let counts = plan(format!(
-                "SELECT source, department, {key}, COUNT(*) FROM dossiers \
-                 WHERE vanished_at IS NULL AND {at} >= $1 AND {at} <= $2 GROUP BY 1, 2, 3"
+                "SELECT source, department, {key}, COUNT(*) FROM dossiers {}\
+                 WHERE vanished_at IS NULL AND {at} >= $1 AND {at} <= $2 GROUP BY 1, 2, 3",
+                store.index_hint(index)
             ))
             .await;
-            assert!(counts.contains("COVERING INDEX"), "{counts}");
+            assert!(
+                counts.contains(&format!("COVERING INDEX {index}")),
+                "{counts}"
+            );
+            assert!(
+                !counts.contains("TEMP B-TREE"),
+                "read in group order: {counts}"
+            );
         }
     }
 }

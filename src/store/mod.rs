@@ -177,6 +177,18 @@ impl Store {
         Ok(())
     }
 
+    /// SQLite's own upkeep of planner statistics: analyzes the tables whose statistics are
+    /// missing or stale (so a store that grew by small polls also gets them).
+    pub async fn optimize(&self) -> Result<(), StoreError> {
+        if let StorePool::Sqlite(p) = &self.pool {
+            sqlx::query("PRAGMA optimize=0x10002")
+                .execute(p)
+                .await
+                .map_err(failed("optimizing"))?;
+        }
+        Ok(())
+    }
+
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
     }

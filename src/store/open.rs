@@ -74,6 +74,7 @@ impl Store {
     pub async fn open_and_migrate(config: &StoreConfig) -> Result<Store, StoreError> {
         let store = Store::open(config).await?;
         store.migrate().await?;
+        store.optimize().await?;
         Ok(store)
     }
 }
