@@ -110,6 +110,7 @@ fn main() {
         emails = sent;
     }
     let _ = smtp.kill();
+    let _ = smtp.wait();
     plans.sort();
     sends.sort();
     let (plan, send) = (plans[1], sends[1]);
