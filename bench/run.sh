@@ -84,8 +84,10 @@ full_query=${query//:watermark/\'1970-01-01\'}
 t=$(now_s); psql -X -q "$PG/$SRC" -c "\\copy ($full_query) TO '/dev/null'"; read_limit=$(since "$t")
 # Write limits: the store's own bulk load of the rows it now holds.
 sqlite3 "$work/store.db" -csv "SELECT * FROM dossiers" >"$work/dossiers.csv"
-sqlite3 "$work/store.db" ".schema dossiers" | grep -v TRIGGER >"$work/schema.sql" || true
-sqlite3 "$work/bulk.db" "$(sed -n '/CREATE TABLE dossiers/,/;/p' "$work/schema.sql")"
+# The same table with the same indexes (not the triggers, which only act on updates).
+sqlite3 "$work/store.db" "SELECT sql || ';' FROM sqlite_master WHERE tbl_name = 'dossiers'
+    AND type IN ('table', 'index') AND sql IS NOT NULL ORDER BY type DESC" >"$work/schema.sql"
+sqlite3 "$work/bulk.db" <"$work/schema.sql"
 t=$(now_s); sqlite3 "$work/bulk.db" ".import --csv $work/dossiers.csv dossiers"; write_sqlite=$(since "$t")
 psql_q $STORE "CREATE TABLE bulk (LIKE dossiers INCLUDING ALL)"
 psql -X -q "$PG/$STORE" -c "\\copy dossiers TO '$work/pg.csv' CSV"
