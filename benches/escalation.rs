@@ -110,6 +110,8 @@ fn main() {
         emails = sent;
     }
     let _ = smtp.kill();
+    // Reaped, so that the SMTP server does not linger as a zombie while the report prints.
+    let _ = smtp.wait();
     plans.sort();
     sends.sort();
     let (plan, send) = (plans[1], sends[1]);
