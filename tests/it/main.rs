@@ -17,3 +17,4 @@ mod resilience;
 mod sources_mysql;
 mod sources_postgres;
 mod sources_sqlite;
+mod stages;
