@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use periods::{Period, periods};
-pub use stages::{MAX_STAGE_LABELS, OTHER_STAGE};
 pub use table::table;
 
 use crate::calendar::Calendar;

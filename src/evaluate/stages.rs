@@ -12,14 +12,14 @@ use crate::dossier::{Clock, Status};
 use crate::store::{StoreError, VisitKey, VisitRow};
 
 /// Stage labels per source: stage names are data, and each one makes series of its own.
-pub const MAX_STAGE_LABELS: usize = 50;
+const MAX_STAGE_LABELS: usize = 50;
 /// The label of the stages beyond the first `MAX_STAGE_LABELS` of a source.
-pub const OTHER_STAGE: &str = "other";
+const OTHER_STAGE: &str = "other";
 /// Dossiers whose events are read at once.
 const VISIT_BATCH: i64 = 10_000;
 
 /// Per (source, stage label): open dossiers in the stage now, and their working seconds in it.
-pub type InStage = BTreeMap<(String, String), (i64, i64)>;
+pub(super) type InStage = BTreeMap<(String, String), (i64, i64)>;
 
 /// A visit that has just ended, and what it took when it counts.
 struct Ended {

@@ -3,13 +3,17 @@
 //! instants. Office hours 07:00-11:30 and 13:30-17:00, Monday-Friday, Asia/Ho_Chi_Minh; March
 //! 2026 has no holiday (Monday is the 2nd).
 
+use std::path::Path;
 use std::sync::Arc;
 
+use hcc_monitor::clock::SystemClock;
+use hcc_monitor::config::{Config, Secret};
 use hcc_monitor::evaluate::Evaluator;
 use hcc_monitor::metrics::Metrics;
-use hcc_monitor::source::PollMode;
+use hcc_monitor::source::{PollMode, Poller};
+use hcc_monitor::store::Store;
 
-use crate::helpers::app::{config, metric_value, poller};
+use crate::helpers::app::{config, metric_value};
 use crate::helpers::db::{Server, TestDb};
 
 const HOUR: f64 = 3600.0;
@@ -67,13 +71,48 @@ fn stage_series(name: &str, stage: &str) -> String {
     format!(r#"{name}{{source="pg",stage="{stage}"}}"#)
 }
 
+/// The source's poller on a store of its own (SQLite in `dir` unless `store_url`), with the
+/// config and the metrics.
+async fn setup(
+    dir: &Path,
+    source_url: &str,
+    store_url: Option<String>,
+) -> (Config, Poller, Store, Arc<Metrics>) {
+    let mut cfg = config(dir, &source(source_url));
+    if let Some(url) = store_url {
+        cfg.store.url = Secret::new(url);
+    }
+    let store = Store::open_and_migrate(&cfg.store).await.unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let poller = Poller::new(
+        cfg.sources[0].clone(),
+        store.clone(),
+        metrics.clone(),
+        Arc::new(SystemClock),
+        cfg.deadlines(),
+    )
+    .unwrap();
+    (cfg, poller, store, metrics)
+}
+
 #[tokio::test]
-async fn stage_visits_are_observed_once_and_open_dossiers_show_where_they_wait() {
+async fn stage_time_on_the_sqlite_store() {
+    timeline(None).await;
+}
+
+#[tokio::test]
+async fn stage_time_on_the_postgres_store() {
+    let store = TestDb::create(Server::Postgres).await;
+    timeline(Some(store.url())).await;
+}
+
+/// Visits are observed once, also across re-reads and a restart, and open dossiers show where
+/// they wait.
+async fn timeline(store_url: Option<String>) {
     let db = TestDb::create(Server::Postgres).await;
     db.exec(SCHEMA).await;
     let dir = tempfile::tempdir().unwrap();
-    let (poller, store, metrics) = poller(dir.path(), &source(&db.url())).await;
-    let cfg = config(dir.path(), &source(&db.url()));
+    let (cfg, poller, store, metrics) = setup(dir.path(), &db.url(), store_url).await;
     let evaluator = Evaluator::new(&cfg, store.clone(), metrics.clone());
 
     let first = poller.poll(PollMode::Incremental).await.unwrap();
@@ -221,8 +260,7 @@ async fn stages_beyond_the_label_limit_are_folded_into_other() {
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let (poller, store, metrics) = poller(dir.path(), &source(&db.url())).await;
-    let cfg = config(dir.path(), &source(&db.url()));
+    let (cfg, poller, store, metrics) = setup(dir.path(), &db.url(), None).await;
     poller.poll(PollMode::Incremental).await.unwrap();
     Evaluator::new(&cfg, store.clone(), metrics.clone())
         .refresh(FRIDAY_10.parse().unwrap())
