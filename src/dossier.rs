@@ -160,6 +160,16 @@ pub struct Dossier {
     pub resumed_at: Option<DateTime<Utc>>,
 }
 
+/// A dossier entering a stage of its processing (a step, or a unit such as a department's
+/// office or the leader who signs), from a source's optional stage query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageEvent {
+    pub dossier_id: String,
+    /// A stage or unit code: it becomes a metric label, so the mapping admits codes only.
+    pub stage: String,
+    pub entered_at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,6 +101,9 @@ pub struct Metrics {
     pub processing_working: HistogramVec,
     pub processing_wall: HistogramVec,
     pub overdue_working: HistogramVec,
+    pub stage_working: HistogramVec,
+    pub dossiers_in_stage: IntGaugeVec,
+    pub stage_waiting_working: IntGaugeVec,
     pub due_changes: IntCounterVec,
     pub reappointed_more_than_once: IntGaugeVec,
     pub calendar_coverage_end: Gauge,
@@ -229,6 +232,24 @@ impl Metrics {
                  (rebuilt at every evaluation).",
                 &["source", "department"],
                 working_buckets(),
+            ),
+            stage_working: histogram_vec(
+                "hcc_stage_working_seconds",
+                "Working time of each completed stage visit, from entering the stage to entering \
+                 the next one or to the resolution; observed once per visit. Stages beyond the \
+                 first 50 of a source are folded into stage=\"other\".",
+                &["source", "stage"],
+                working_buckets(),
+            ),
+            dossiers_in_stage: gauge_vec(
+                "hcc_dossiers_in_stage",
+                "Open dossiers by the stage they are in now (rebuilt at every evaluation).",
+                &["source", "stage"],
+            ),
+            stage_waiting_working: gauge_vec(
+                "hcc_stage_waiting_working_seconds",
+                "Working time the open dossiers in each stage have spent in it so far, summed.",
+                &["source", "stage"],
             ),
             due_changes: counter_vec(
                 "hcc_dossier_due_changes_total",
@@ -382,6 +403,9 @@ impl Metrics {
             Box::new(self.processing_working.clone()),
             Box::new(self.processing_wall.clone()),
             Box::new(self.overdue_working.clone()),
+            Box::new(self.stage_working.clone()),
+            Box::new(self.dossiers_in_stage.clone()),
+            Box::new(self.stage_waiting_working.clone()),
             Box::new(self.due_changes.clone()),
             Box::new(self.reappointed_more_than_once.clone()),
             Box::new(self.calendar_coverage_end.clone()),

@@ -101,6 +101,9 @@ pub struct SourceConfig {
     pub resync_schedule: CronSchedule,
     /// The operator's SQL, with `:watermark` where the last watermark goes.
     pub query: String,
+    /// The operator's SQL for stage events (dossier_id, stage, entered_at), with `:watermark`
+    /// where the last entry instant read goes.
+    pub stage_query: Option<String>,
     /// How far before the last watermark each poll starts reading again.
     pub watermark_overlap: Duration,
     /// Zone of timestamps stored without one.

@@ -76,6 +76,7 @@ pub struct RawSource {
     pub schedule: Option<String>,
     pub resync_schedule: Option<String>,
     pub query: Option<String>,
+    pub stage_query: Option<String>,
     pub watermark_overlap_secs: Option<u64>,
     pub time_zone: Option<String>,
     pub max_connections: Option<u32>,

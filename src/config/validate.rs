@@ -324,15 +324,20 @@ fn validate_source(
             );
             None
         }
-        Some(q) if !q.contains(":watermark") => {
+        Some(q) => watermarked(c, &key("query"), q, "updated_at"),
+    };
+    // Absent is fine (no stage events); given, it must be usable.
+    let stage_query = match s.stage_query {
+        None => Some(None),
+        Some(q) if q.trim().is_empty() => {
             c.problem(
-                key("query"),
-                "has no :watermark placeholder; expected e.g. `WHERE updated_at >= :watermark` \
-                 so that polls read only what changed",
+                key("stage_query"),
+                "is empty; expected the SQL that returns dossier_id, stage and entered_at, or \
+                 leave the key out",
             );
             None
         }
-        Some(q) => Some(q),
+        Some(q) => watermarked(c, &key("stage_query"), q, "entered_at").map(Some),
     };
     let time_zone = c.time_zone(&key("time_zone"), s.time_zone.as_deref(), centre_tz);
     let max_connections = c.positive(
@@ -393,6 +398,7 @@ fn validate_source(
         schedule: schedule?,
         resync_schedule: resync_schedule?,
         query: query?,
+        stage_query: stage_query?,
         watermark_overlap: Duration::from_secs(
             s.watermark_overlap_secs
                 .unwrap_or(SOURCE_WATERMARK_OVERLAP_SECS),
@@ -407,6 +413,21 @@ fn validate_source(
         procedure_labels: s.procedure_labels.unwrap_or(false),
         status_map,
     })
+}
+
+/// A source query that reads incrementally: it must take the watermark.
+fn watermarked(c: &mut Checker<'_>, key: &str, query: String, marker: &str) -> Option<String> {
+    if query.contains(":watermark") {
+        return Some(query);
+    }
+    c.problem(
+        key,
+        format!(
+            "has no :watermark placeholder; expected e.g. `WHERE {marker} >= :watermark` so that \
+             polls read only what changed"
+        ),
+    );
+    None
 }
 
 /// The catalogue file's entries, then the inline ones (which win), each time parsed.

@@ -4,6 +4,7 @@
 
 mod pauses;
 mod periods;
+mod stages;
 mod table;
 
 use std::collections::{HashMap, HashSet};
@@ -84,6 +85,8 @@ pub struct Evaluator {
     procedure_labels: HashSet<String>,
     /// Due-change totals already added to the counter, so each cycle adds only what is new.
     counted_due_changes: Mutex<HashMap<(String, String), i64>>,
+    /// (source, stage) folded into `other` and warned about.
+    folded_stages: Mutex<HashSet<(String, String)>>,
 }
 
 impl Evaluator {
@@ -100,6 +103,7 @@ impl Evaluator {
                 .map(|s| s.name.clone())
                 .collect(),
             counted_due_changes: Mutex::new(HashMap::new()),
+            folded_stages: Mutex::new(HashSet::new()),
         }
     }
 
@@ -202,6 +206,7 @@ impl Evaluator {
         let carried = carried_over(&open, &resolved, p);
         let by_status = self.store.count_by_status().await?;
         let due_totals = self.store.due_change_totals().await?;
+        let in_stage = self.follow_stages(now, &open).await?;
 
         let m = &self.metrics;
         m.rebuild(|| {
@@ -245,6 +250,15 @@ impl Evaluator {
                 m.dossiers
                     .with_label_values(&[&c.source, &c.status])
                     .set(c.count);
+            }
+            m.dossiers_in_stage.reset();
+            m.stage_waiting_working.reset();
+            for ((source, stage), (count, waiting)) in &in_stage {
+                let labels = [source.as_str(), stage.as_str()];
+                m.dossiers_in_stage.with_label_values(&labels).set(*count);
+                m.stage_waiting_working
+                    .with_label_values(&labels)
+                    .set(*waiting);
             }
             m.reappointed_more_than_once.reset();
             for (s, d, _, more_than_once) in &due_totals {

@@ -6,7 +6,7 @@ use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZon
 use chrono_tz::Tz;
 
 use super::value::RawValue;
-use crate::dossier::{Channel, Dossier, Status};
+use crate::dossier::{Channel, Dossier, StageEvent, Status};
 use crate::store::Rejection;
 
 /// Reasons a row is rejected: the bounded label set of `hcc_source_rows_rejected_total`.
@@ -43,6 +43,38 @@ pub const OPTIONAL: [&str; 6] = [
     "resumed_at",
 ];
 
+/// The columns a stage query returns, all required.
+pub const STAGE_COLUMNS: [&str; 3] = ["dossier_id", "stage", "entered_at"];
+
+/// Longest stage code admitted: it becomes a metric label.
+const STAGE_MAX_CHARS: usize = 64;
+
+/// A query's row shape: where its columns sit in a result, and what each row maps to.
+pub trait Columns: Sized {
+    type Row;
+    /// Finds the columns by name (case-insensitive). Returns the missing required ones as the
+    /// error.
+    fn resolve(names: &[String]) -> Result<Self, Vec<&'static str>>;
+}
+
+fn position(names: &[String], column: &str) -> Option<usize> {
+    names.iter().position(|n| n.eq_ignore_ascii_case(column))
+}
+
+fn positions<const N: usize>(
+    names: &[String],
+    required: [&'static str; N],
+) -> Result<[usize; N], Vec<&'static str>> {
+    let missing: Vec<&'static str> = required
+        .into_iter()
+        .filter(|c| position(names, c).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    Ok(required.map(|c| position(names, c).unwrap_or_default()))
+}
+
 /// Where each canonical column sits in the query's result.
 #[derive(Debug, Clone)]
 pub struct ColumnIndex {
@@ -50,31 +82,34 @@ pub struct ColumnIndex {
     optional: [Option<usize>; 6],
 }
 
-impl ColumnIndex {
-    /// Resolves the canonical columns by name (case-insensitive). Returns the missing required
-    /// ones as the error.
-    pub fn resolve(names: &[String]) -> Result<ColumnIndex, Vec<&'static str>> {
-        let find = |c: &str| names.iter().position(|n| n.eq_ignore_ascii_case(c));
-        let missing: Vec<&'static str> =
-            REQUIRED.into_iter().filter(|c| find(c).is_none()).collect();
-        if !missing.is_empty() {
-            return Err(missing);
-        }
+impl Columns for ColumnIndex {
+    type Row = Dossier;
+
+    fn resolve(names: &[String]) -> Result<ColumnIndex, Vec<&'static str>> {
         Ok(ColumnIndex {
-            required: REQUIRED.map(|c| find(c).unwrap_or_default()),
-            optional: OPTIONAL.map(find),
+            required: positions(names, REQUIRED)?,
+            optional: OPTIONAL.map(|c| position(names, c)),
         })
     }
 }
 
-/// A mapped row: a dossier, or a rejection. Both carry the row's change marker when it could be
-/// read, so that the watermark moves past rejected rows too.
-pub enum Mapped {
-    Dossier(Dossier),
-    Rejected {
-        rejection: Rejection,
-        updated_at: Option<DateTime<Utc>>,
-    },
+/// Where each stage column sits in the stage query's result.
+#[derive(Debug, Clone)]
+pub struct StageColumns([usize; 3]);
+
+impl Columns for StageColumns {
+    type Row = StageEvent;
+
+    fn resolve(names: &[String]) -> Result<StageColumns, Vec<&'static str>> {
+        positions(names, STAGE_COLUMNS).map(StageColumns)
+    }
+}
+
+/// A mapped row, or why it was refused, with the instant that moves the watermark when it could
+/// be read, so that the watermark moves past rejected rows too.
+pub struct Mapped<T> {
+    pub row: Result<T, Rejection>,
+    pub marker: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +120,16 @@ pub struct Mapper {
 
 struct Reject(&'static str, String);
 
+impl Reject {
+    fn of(self, row_key: String) -> Rejection {
+        Rejection {
+            row_key,
+            reason: self.0,
+            detail: self.1,
+        }
+    }
+}
+
 impl Mapper {
     pub fn new(time_zone: Tz, status_map: BTreeMap<String, Status>) -> Mapper {
         Mapper {
@@ -93,7 +138,7 @@ impl Mapper {
         }
     }
 
-    pub fn map(&self, idx: &ColumnIndex, values: &[RawValue]) -> Mapped {
+    pub fn map(&self, idx: &ColumnIndex, values: &[RawValue]) -> Mapped<Dossier> {
         let [id, procedure, department, received, status, updated] =
             idx.required.map(|i| &values[i]);
         let [procedure_name, channel, due, resolved, paused, resumed] = idx
@@ -155,16 +200,29 @@ impl Mapper {
                 resumed_at,
             })
         })();
-        match result {
-            Ok(d) => Mapped::Dossier(d),
-            Err(Reject(reason, detail)) => Mapped::Rejected {
-                rejection: Rejection {
-                    row_key,
-                    reason,
-                    detail,
-                },
-                updated_at,
-            },
+        Mapped {
+            row: result.map_err(|r| r.of(row_key)),
+            marker: updated_at,
+        }
+    }
+
+    pub fn map_stage(&self, idx: &StageColumns, values: &[RawValue]) -> Mapped<StageEvent> {
+        let [id, stage, entered] = idx.0.map(|i| &values[i]);
+        let row_key = format!(
+            "stage event of {} at {}",
+            id.as_text().as_deref().unwrap_or("<no dossier_id>"),
+            entered.as_text().unwrap_or_default()
+        );
+        let row = (|| {
+            Ok(StageEvent {
+                dossier_id: required_text("dossier_id", id)?,
+                stage: stage_code(stage)?,
+                entered_at: self.required_time("entered_at", entered)?,
+            })
+        })();
+        Mapped {
+            row: row.map_err(|r: Reject| r.of(row_key)),
+            marker: self.time("entered_at", entered, false).ok().flatten(),
         }
     }
 
@@ -252,6 +310,27 @@ impl Mapper {
 fn required_text(column: &str, v: &RawValue) -> Result<String, Reject> {
     v.as_text()
         .ok_or_else(|| Reject(reason::MISSING_VALUE, format!("{column} is empty")))
+}
+
+/// A stage becomes a metric label, which must never carry personal data: only a code is
+/// admitted (a handler's name has spaces), and the value is not repeated in the log.
+fn stage_code(v: &RawValue) -> Result<String, Reject> {
+    let code = required_text("stage", v)?;
+    let is_code = code.chars().count() <= STAGE_MAX_CHARS
+        && code
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_-./".contains(c));
+    if is_code {
+        Ok(code)
+    } else {
+        Err(Reject(
+            reason::BAD_VALUE,
+            format!(
+                "stage is not a stage or unit code (letters, digits, '_', '-', '.', '/', at most \
+                 {STAGE_MAX_CHARS} characters); map it to a code in stage_query"
+            ),
+        ))
+    }
 }
 
 enum TextTime {

@@ -49,11 +49,13 @@ pub enum SourceError {
     #[error("source {name}: the database cancelled the query at its statement timeout: {error}")]
     StatementTimeout { name: String, error: sqlx::Error },
     #[error(
-        "source {name}: the query returns no column {missing:?} (it returns {found:?}); \
+        "source {name}: the {query} returns no column {missing:?} (it returns {found:?}); \
          rename columns with AS to the canonical names"
     )]
     Columns {
         name: String,
+        /// The config key of the query: query or stage_query.
+        query: &'static str,
         missing: Vec<&'static str>,
         found: Vec<String>,
     },

@@ -6,16 +6,18 @@ use std::time::Instant;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use futures::StreamExt;
+use futures::stream::BoxStream;
 
-use super::mapping::{ColumnIndex, Mapped, Mapper};
-use super::{SourceError, SourcePool};
+use super::mapping::{ColumnIndex, Columns, Mapped, Mapper, StageColumns};
+use super::value::{RawRow, RawValue};
+use super::{FetchError, SourceError, SourcePool};
 use crate::calendar::Calendar;
 use crate::clock::Clock;
 use crate::config::SourceConfig;
-use crate::dossier::Dossier;
+use crate::dossier::{Dossier, StageEvent};
 use crate::metrics::Metrics;
 use crate::sla::Catalogue;
-use crate::store::{Rejection, Store};
+use crate::store::{BatchOutcome, Rejection, Store, stages_watermark_key};
 
 const WATERMARK_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.f";
 /// A poll that stored this many rows changed the store's shape: refresh its statistics.
@@ -41,12 +43,17 @@ impl PollMode {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PollReport {
     pub rows: u64,
+    /// Rows of either query rejected by the mapping.
     pub rejected: u64,
     /// Rejected rows not seen before: the ones this poll logged.
     pub first_rejections: u64,
     pub vanished: u64,
     /// The watermark committed by this poll (the source's local time).
     pub watermark: Option<String>,
+    /// Stage events read (new or read again).
+    pub stage_events: u64,
+    /// The stage query's watermark committed by this poll.
+    pub stage_watermark: Option<String>,
 }
 
 /// Polls one source. Cheap to share: the pool is internally reference-counted.
@@ -141,56 +148,22 @@ impl Poller {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as i64)
         });
-        let previous = match mode {
-            PollMode::Resync => None,
-            PollMode::Incremental => self
-                .store
-                .watermark(name)
-                .await
-                .map_err(|error| self.store_error(error))?
-                .and_then(|w| NaiveDateTime::parse_from_str(&w, WATERMARK_FORMAT).ok()),
-        };
-        let overlap = TimeDelta::from_std(self.cfg.watermark_overlap).unwrap_or_default();
-        let from = previous.map_or(DateTime::UNIX_EPOCH.naive_utc(), |w| w - overlap);
-
-        let mut rows = self.pool.fetch(&self.cfg.query, from);
-        let mut columns: Option<ColumnIndex> = None;
-        let mut batch = Batch::default();
         let mut report = PollReport::default();
-        loop {
-            let next = tokio::time::timeout(self.cfg.timeout, rows.next())
-                .await
-                .map_err(|_| SourceError::Timeout {
-                    name: name.to_string(),
-                    after: self.cfg.timeout,
-                })?;
-            let Some(row) = next else { break };
-            let row = row.map_err(|e| SourceError::from_fetch(name, e))?;
-            let columns = match &mut columns {
-                Some(c) => &*c,
-                None => columns.insert(ColumnIndex::resolve(&row.names).map_err(|missing| {
-                    SourceError::Columns {
-                        name: name.to_string(),
-                        missing,
-                        found: row.names.to_vec(),
-                    }
-                })?),
-            };
-            let mut mapped = self.mapper.map(columns, &row.values);
-            if let Mapped::Dossier(d) = &mut mapped {
+        let mut read = self
+            .start::<ColumnIndex>(&self.cfg.query, Query::Dossiers, name, mode)
+            .await?;
+        let map = |columns: &ColumnIndex, values: &[RawValue]| {
+            let mut mapped = self.mapper.map(columns, values);
+            if let Ok(d) = &mut mapped.row {
                 self.deadlines.complete(d, self.cfg.compute_due);
             }
-            batch.add(mapped);
-            if batch.len() >= self.cfg.batch_rows {
-                self.commit(&mut batch, None, resync, &mut report).await?;
-            }
+            mapped
+        };
+        while read.fill(map).await? {
+            self.commit(&mut read.batch, None, resync, &mut report)
+                .await?;
         }
-        drop(rows);
-        let reached = batch
-            .max_updated
-            .map(|t| t.with_timezone(&self.cfg.time_zone).naive_local())
-            .filter(|t| previous.is_none_or(|p| *t > p));
-        let watermark = reached.map(|t| t.format(WATERMARK_FORMAT).to_string());
+        let (mut batch, watermark) = read.finish();
         self.commit(&mut batch, watermark.as_deref(), resync, &mut report)
             .await?;
         report.watermark = watermark;
@@ -218,12 +191,60 @@ impl Poller {
                     .inc_by(report.vanished);
             }
         }
+        if let Some(sql) = &self.cfg.stage_query {
+            // After the dossiers, so that a new dossier's first stage finds it in the store.
+            let key = stages_watermark_key(name);
+            let mut read = self
+                .start::<StageColumns>(sql, Query::Stages, &key, mode)
+                .await?;
+            let map = |columns: &StageColumns, values: &[RawValue]| {
+                self.mapper.map_stage(columns, values)
+            };
+            while read.fill(map).await? {
+                self.commit_stages(&mut read.batch, None, &mut report)
+                    .await?;
+            }
+            let (mut batch, watermark) = read.finish();
+            self.commit_stages(&mut batch, watermark.as_deref(), &mut report)
+                .await?;
+            report.stage_watermark = watermark;
+        }
         Ok(report)
+    }
+
+    /// Starts reading the rows `sql` returns from the watermark stored under `key` (from the
+    /// start on a resync).
+    async fn start<'a, C: Columns>(
+        &'a self,
+        sql: &'a str,
+        query: Query,
+        key: &str,
+        mode: PollMode,
+    ) -> Result<Read<'a, C>, SourceError> {
+        let previous = match mode {
+            PollMode::Resync => None,
+            PollMode::Incremental => self
+                .store
+                .watermark(key)
+                .await
+                .map_err(|error| self.store_error(error))?
+                .and_then(|w| NaiveDateTime::parse_from_str(&w, WATERMARK_FORMAT).ok()),
+        };
+        let overlap = TimeDelta::from_std(self.cfg.watermark_overlap).unwrap_or_default();
+        let from = previous.map_or(DateTime::UNIX_EPOCH.naive_utc(), |w| w - overlap);
+        Ok(Read {
+            rows: self.pool.fetch(sql, from),
+            poller: self,
+            query,
+            previous,
+            columns: None,
+            batch: Batch::default(),
+        })
     }
 
     async fn commit(
         &self,
-        batch: &mut Batch,
+        batch: &mut Batch<Dossier>,
         watermark: Option<&str>,
         resync: Option<i64>,
         report: &mut PollReport,
@@ -233,7 +254,7 @@ impl Poller {
             .store
             .write_batch(
                 name,
-                &batch.dossiers,
+                &batch.rows,
                 &batch.rejected,
                 watermark,
                 self.clock.now(),
@@ -244,7 +265,38 @@ impl Poller {
         self.metrics
             .source_rows
             .with_label_values(&[name])
-            .inc_by(batch.dossiers.len() as u64);
+            .inc_by(batch.rows.len() as u64);
+        report.rows += batch.rows.len() as u64;
+        self.account(batch, outcome, report);
+        Ok(())
+    }
+
+    async fn commit_stages(
+        &self,
+        batch: &mut Batch<StageEvent>,
+        watermark: Option<&str>,
+        report: &mut PollReport,
+    ) -> Result<(), SourceError> {
+        let outcome = self
+            .store
+            .write_stage_batch(
+                self.name(),
+                &batch.rows,
+                &batch.rejected,
+                watermark,
+                self.clock.now(),
+            )
+            .await
+            .map_err(|error| self.store_error(error))?;
+        report.stage_events += batch.rows.len() as u64;
+        self.account(batch, outcome, report);
+        Ok(())
+    }
+
+    /// Counts and logs a committed batch's rejected rows (the new ones only are logged), and
+    /// empties the batch.
+    fn account<T>(&self, batch: &mut Batch<T>, outcome: BatchOutcome, report: &mut PollReport) {
+        let name = self.name();
         for r in &batch.rejected {
             self.metrics
                 .source_rows_rejected
@@ -255,11 +307,8 @@ impl Poller {
         for r in outcome.new_rejections {
             tracing::warn!(source = name, row = %r.row_key, reason = r.reason, detail = %r.detail, "row rejected");
         }
-        report.rows += batch.dossiers.len() as u64;
         report.rejected += batch.rejected.len() as u64;
-        batch.dossiers.clear();
-        batch.rejected.clear();
-        Ok(())
+        batch.clear();
     }
 
     fn store_error(&self, error: crate::store::StoreError) -> SourceError {
@@ -294,33 +343,124 @@ impl Deadlines {
     }
 }
 
-#[derive(Default)]
-struct Batch {
-    dossiers: Vec<Dossier>,
-    rejected: Vec<Rejection>,
-    max_updated: Option<DateTime<Utc>>,
+/// One query's rows on their way to the store: read and mapped a batch at a time.
+struct Read<'a, C: Columns> {
+    rows: BoxStream<'a, Result<RawRow, FetchError>>,
+    poller: &'a Poller,
+    query: Query,
+    /// The watermark the read started from, if any.
+    previous: Option<NaiveDateTime>,
+    /// Resolved from the first row's column names.
+    columns: Option<C>,
+    batch: Batch<C::Row>,
 }
 
-impl Batch {
-    fn add(&mut self, mapped: Mapped) {
-        let updated = match mapped {
-            Mapped::Dossier(d) => {
-                let u = d.updated_at;
-                self.dossiers.push(d);
-                Some(u)
-            }
-            Mapped::Rejected {
-                rejection,
-                updated_at,
-            } => {
-                self.rejected.push(rejection);
-                updated_at
-            }
-        };
-        self.max_updated = self.max_updated.max(updated);
+impl<C: Columns> Read<'_, C> {
+    /// Adds rows to the batch until it is full (true) or the rows end (false).
+    async fn fill(
+        &mut self,
+        map: impl Fn(&C, &[RawValue]) -> Mapped<C::Row>,
+    ) -> Result<bool, SourceError> {
+        let cfg = &self.poller.cfg;
+        let name = cfg.name.as_str();
+        while self.batch.len() < cfg.batch_rows {
+            let next = tokio::time::timeout(cfg.timeout, self.rows.next())
+                .await
+                .map_err(|_| SourceError::Timeout {
+                    name: name.to_string(),
+                    after: cfg.timeout,
+                })?;
+            let Some(row) = next else { return Ok(false) };
+            let row = row.map_err(|e| SourceError::from_fetch(name, e))?;
+            let columns = match &mut self.columns {
+                Some(c) => &*c,
+                None => self
+                    .columns
+                    .insert(
+                        C::resolve(&row.names).map_err(|missing| SourceError::Columns {
+                            name: name.to_string(),
+                            query: self.query.key(),
+                            missing,
+                            found: row.names.to_vec(),
+                        })?,
+                    ),
+            };
+            self.batch.add(map(columns, &row.values));
+        }
+        Ok(true)
+    }
+
+    /// Ends the read: the last batch, and the watermark it reached when that moved.
+    fn finish(self) -> (Batch<C::Row>, Option<String>) {
+        let Read {
+            rows,
+            poller,
+            previous,
+            batch,
+            ..
+        } = self;
+        // The source's connection goes back to the pool before the last commit.
+        drop(rows);
+        let reached = batch
+            .max_marker
+            .map(|t| t.with_timezone(&poller.cfg.time_zone).naive_local())
+            .filter(|t| previous.is_none_or(|p| *t > p));
+        (
+            batch,
+            reached.map(|t| t.format(WATERMARK_FORMAT).to_string()),
+        )
+    }
+}
+
+/// Which of a source's queries a read runs: named in errors as its config key.
+#[derive(Debug, Clone, Copy)]
+enum Query {
+    Dossiers,
+    Stages,
+}
+
+impl Query {
+    fn key(self) -> &'static str {
+        match self {
+            Query::Dossiers => "query",
+            Query::Stages => "stage_query",
+        }
+    }
+}
+
+/// Mapped rows waiting for their commit. The latest marker is kept across commits: the last
+/// batch carries the watermark of the whole read.
+struct Batch<T> {
+    rows: Vec<T>,
+    rejected: Vec<Rejection>,
+    max_marker: Option<DateTime<Utc>>,
+}
+
+impl<T> Default for Batch<T> {
+    fn default() -> Self {
+        Batch {
+            rows: Vec::new(),
+            rejected: Vec::new(),
+            max_marker: None,
+        }
+    }
+}
+
+impl<T> Batch<T> {
+    fn add(&mut self, mapped: Mapped<T>) {
+        match mapped.row {
+            Ok(row) => self.rows.push(row),
+            Err(rejection) => self.rejected.push(rejection),
+        }
+        self.max_marker = self.max_marker.max(mapped.marker);
     }
 
     fn len(&self) -> usize {
-        self.dossiers.len() + self.rejected.len()
+        self.rows.len() + self.rejected.len()
+    }
+
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.rejected.clear();
     }
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
-use super::{Store, StoreError, failed, on_pool, on_tx};
+use super::{Store, StoreError, StoreTx, failed, on_pool, on_tx};
 use crate::dossier::{Channel, Dossier, Status};
 
 const DOSSIER_COLUMNS: usize = 17;
@@ -72,12 +72,62 @@ fn upsert_sql(rows: usize, numbered: bool) -> String {
     sql
 }
 
-fn ts(t: DateTime<Utc>) -> i64 {
+pub(super) fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
 fn instant(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+/// Records rejected rows, one line per (row, reason); returns those not seen before.
+pub(super) async fn record_rejections(
+    tx: &mut StoreTx,
+    source: &str,
+    rejections: &[Rejection],
+    seen: i64,
+) -> Result<Vec<Rejection>, StoreError> {
+    let mut new = Vec::new();
+    for r in rejections {
+        let inserted = on_tx!(*tx, conn => sqlx::query(
+            "INSERT INTO rejected_rows (source, row_key, reason, detail, first_seen_at, \
+             last_seen_at) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(source)
+        .bind(&r.row_key)
+        .bind(r.reason)
+        .bind(&r.detail)
+        .bind(seen)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(failed("recording rejected rows"))?;
+        if inserted > 0 {
+            new.push(r.clone());
+        }
+    }
+    Ok(new)
+}
+
+/// Moves the watermark stored under `key` (a source's name, or its stage query's key).
+pub(super) async fn commit_watermark(
+    tx: &mut StoreTx,
+    key: &str,
+    value: &str,
+    seen: i64,
+) -> Result<(), StoreError> {
+    on_tx!(*tx, conn => sqlx::query(
+        "INSERT INTO watermarks (source, value, committed_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (source) DO UPDATE SET value = excluded.value, \
+         committed_at = excluded.committed_at",
+    )
+    .bind(key)
+    .bind(value)
+    .bind(seen)
+    .execute(conn)
+    .await
+    .map(drop))
+    .map_err(failed("committing the watermark"))
 }
 
 impl Store {
@@ -125,47 +175,21 @@ impl Store {
             })
             .map_err(failed("storing dossiers"))?;
         }
-        let mut outcome = BatchOutcome::default();
-        for r in rejections {
-            let inserted = on_tx!(tx, conn => sqlx::query(
-                "INSERT INTO rejected_rows (source, row_key, reason, detail, first_seen_at, \
-                 last_seen_at) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(source)
-            .bind(&r.row_key)
-            .bind(r.reason)
-            .bind(&r.detail)
-            .bind(seen)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))
-            .map_err(failed("recording rejected rows"))?;
-            if inserted > 0 {
-                outcome.new_rejections.push(r.clone());
-            }
-        }
+        let outcome = BatchOutcome {
+            new_rejections: record_rejections(&mut tx, source, rejections, seen).await?,
+        };
         if let Some(value) = watermark {
-            on_tx!(tx, conn => sqlx::query(
-                "INSERT INTO watermarks (source, value, committed_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (source) DO UPDATE SET value = excluded.value, \
-                 committed_at = excluded.committed_at",
-            )
-            .bind(source)
-            .bind(value)
-            .bind(seen)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))
-            .map_err(failed("committing the watermark"))?;
+            commit_watermark(&mut tx, source, value, seen).await?;
         }
         tx.commit().await?;
         Ok(outcome)
     }
 
-    /// The last committed watermark of a source, if it was ever polled.
-    pub async fn watermark(&self, source: &str) -> Result<Option<String>, StoreError> {
+    /// The last committed watermark under `key` (a source's name, or its stage query's key), if
+    /// it was ever polled.
+    pub async fn watermark(&self, key: &str) -> Result<Option<String>, StoreError> {
         on_pool!(self, p => sqlx::query_scalar("SELECT value FROM watermarks WHERE source = $1")
-            .bind(source)
+            .bind(key)
             .fetch_optional(p)
             .await)
         .map_err(failed("reading the watermark"))

@@ -7,6 +7,7 @@ mod evaluation;
 mod handoffs;
 mod open;
 mod outbox;
+mod stages;
 
 use sqlx::{PgPool, SqlitePool};
 
@@ -16,6 +17,7 @@ pub use handoffs::{Arrival, PendingHandoff};
 pub use outbox::{
     Attempt, EscalationKey, NewMessage, OutboxEntry, OutboxRow, state as outbox_state,
 };
+pub use stages::{VisitKey, VisitRow, stages_watermark_key};
 
 /// Runs the same expression against whichever pool the store has.
 macro_rules! on_pool {

@@ -89,6 +89,18 @@ fn bad_config_files_report_every_problem_with_its_key() {
             vec!["source[0].query: has no :watermark placeholder; expected e.g. `WHERE updated_at >= :watermark` so that polls read only what changed"],
         ),
         (
+            "stage queries that would read every event on every poll, or nothing",
+            format!(
+                "{GOOD_SOURCE}stage_query = \"SELECT ma AS dossier_id, buoc AS stage, vao AS entered_at FROM buoc\"\n\
+                 {}stage_query = \"  \"\n",
+                GOOD_SOURCE.replace("\"centre\"", "\"so-xay-dung\"")
+            ),
+            vec![
+                "source[0].stage_query: has no :watermark placeholder; expected e.g. `WHERE entered_at >= :watermark` so that polls read only what changed",
+                "source[1].stage_query: is empty; expected the SQL that returns dossier_id, stage and entered_at, or leave the key out",
+            ],
+        ),
+        (
             "calendar, SLA and catalogue values",
             format!(
                 "[calendar]\nsessions = [\"13:30-12:00\"]\n[sla]\nat_risk_fraction = 1.5\n\

@@ -18,3 +18,4 @@ mod resilience;
 mod sources_mysql;
 mod sources_postgres;
 mod sources_sqlite;
+mod stages;
