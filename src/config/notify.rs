@@ -243,38 +243,6 @@ fn roles(c: &mut Checker<'_>, key: &str, list: Vec<String>) -> Vec<Role> {
         .collect()
 }
 
-/// Level and report names become metric labels and parts of outbox keys.
-fn label_name(
-    c: &mut Checker<'_>,
-    key: &str,
-    name: Option<String>,
-    names: &mut HashSet<String>,
-) -> Option<String> {
-    match name {
-        None => {
-            c.problem(key, "missing; expected a unique name");
-            None
-        }
-        Some(n)
-            if n.is_empty()
-                || !n
-                    .chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || "_-".contains(ch)) =>
-        {
-            c.problem(
-                key,
-                format!("{n:?}: use letters, digits, '-' and '_' only (it becomes a metric label)"),
-            );
-            None
-        }
-        Some(n) if !names.insert(n.clone()) => {
-            c.problem(key, format!("{n:?} is used twice"));
-            None
-        }
-        Some(n) => Some(n),
-    }
-}
-
 fn level(
     c: &mut Checker<'_>,
     i: usize,
@@ -282,7 +250,8 @@ fn level(
     names: &mut HashSet<String>,
 ) -> Option<LevelConfig> {
     let key = |k: &str| format!("escalation.level[{i}].{k}");
-    let name = label_name(c, &key("name"), l.name, names);
+    // Level and report names become metric labels and parts of outbox keys.
+    let name = c.label_name(&key("name"), l.name, names, "escalation level");
     let mut any_of = Vec::new();
     if let Some(s) = l.sla_state {
         let allowed = [SlaState::AtRisk, SlaState::DueSoon, SlaState::Overdue];
@@ -398,7 +367,7 @@ fn report(
     names: &mut HashSet<String>,
 ) -> Option<ReportConfig> {
     let key = |k: &str| format!("report[{i}].{k}");
-    let name = label_name(c, &key("name"), r.name, names);
+    let name = c.label_name(&key("name"), r.name, names, "report");
     let period = match r.period.as_deref() {
         None => {
             c.problem(key("period"), "missing; expected day, week, month or year");
