@@ -28,12 +28,19 @@ done
 cargo build --release --quiet
 BIN=$PWD/target/release/hcc-monitor
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 psql_q() { psql -X -q -t -A "$PG/$1" -c "$2"; }
 now_s() { date +%s.%N; }
 since() { echo "$(now_s) - $1" | bc -l; }
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
+
+cleanup() {
+    rm -rf "$work"
+    psql -X -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $SRC WITH (FORCE)" 2>/dev/null || true
+    psql -X -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $STORE WITH (FORCE)" 2>/dev/null || true
+    mariadb -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $SRC" 2>/dev/null || true
+}
+trap cleanup EXIT
 
 echo "preparing: $PG_ROWS dossiers in PostgreSQL, $MARIA_ROWS in MariaDB" >&2
 for db in $SRC $STORE; do
@@ -46,7 +53,8 @@ t=$(now_s); "$BIN" demo --rows "$MARIA_ROWS" --into "$MY/$SRC" >/dev/null; gen_m
 psql_q $SRC "VACUUM ANALYZE ho_so"
 
 query=$(sed -n '/^pub const SOURCE_QUERY/,/";$/p' src/demo/db.rs | sed '1s/.*= "//; $s/";$//')
-status_map=$(sed -n '/^\[source.status_map\]/,$p' src/demo/demo.toml)
+# The demo source's status map: its first [source.status_map] table, up to the blank line.
+status_map=$(awk '/^\[source.status_map\]/ && !done {on = 1} on && /^$/ {on = 0; done = 1} on' src/demo/demo.toml)
 
 config() { # name store_url source_url
     cat > "$work/$1.toml" <<TOML
@@ -146,6 +154,3 @@ printf '| source database time per hour, steady state | %.0f ms | %.0f ms (7 agg
 echo "$eval_out"
 echo "$escalation_out"
 
-psql_q postgres "DROP DATABASE IF EXISTS $SRC WITH (FORCE)"
-psql_q postgres "DROP DATABASE IF EXISTS $STORE WITH (FORCE)"
-mariadb -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $SRC"
