@@ -25,7 +25,7 @@ use crate::sla::{
     Evaluation, OpenDossier, Outcome, SlaPolicy, SlaState, evaluate, outcome, paused_working_secs,
 };
 use crate::store::{
-    EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, Scored, Store, StoreError,
+    EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, Scored, Store, StoreError, instant,
 };
 use prometheus::IntGaugeVec;
 
@@ -43,10 +43,6 @@ fn set_periods<K, const N: usize>(
             gauges.with_label_values(&values).set(n);
         }
     }
-}
-
-fn instant(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }
 
 /// An open dossier as the SLA engine sees it at an instant. No personal data: the dossier id

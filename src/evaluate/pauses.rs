@@ -1,15 +1,9 @@
 //! Paused spans of a dossier: from the source's own pause timestamps when it gives them, else
 //! rebuilt from the status changes the store observed.
 
-use chrono::{DateTime, Utc};
-
 use crate::dossier::{Clock, Status};
 use crate::sla::PauseSpan;
-use crate::store::{EvalRow, PauseChange};
-
-fn instant(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or_default()
-}
+use crate::store::{EvalRow, PauseChange, instant};
 
 fn is_paused(status: &str) -> bool {
     Status::parse(status).is_some_and(|s| s.clock() == Clock::Paused)

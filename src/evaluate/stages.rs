@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use super::{Evaluator, OpenView, instant};
+use super::{Evaluator, OpenView};
 use crate::dossier::{Clock, Status};
-use crate::store::{StoreError, VisitKey, VisitRow};
+use crate::store::{StoreError, VisitKey, VisitRow, instant};
 
 /// Stage labels per source: stage names are data, and each one makes series of its own.
 const MAX_STAGE_LABELS: usize = 50;

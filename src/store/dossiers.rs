@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
-use super::{Store, StoreError, StoreTx, failed, on_pool, on_tx};
+use super::{Store, StoreError, StoreTx, failed, instant, on_pool, on_tx};
 use crate::dossier::{Channel, Dossier, Status};
 
 const DOSSIER_COLUMNS: usize = 17;
@@ -74,10 +74,6 @@ fn upsert_sql(rows: usize, numbered: bool) -> String {
 
 pub(super) fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
-}
-
-fn instant(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }
 
 /// Records rejected rows, one line per (row, reason); returns those not seen before.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, failed, on_pool};
+use super::{Store, StoreError, failed, instant, on_pool};
 
 /// A transferred dossier not yet seen in the receiving source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,10 +21,6 @@ pub struct Arrival {
     /// False when the dossier came with the receiving source's first poll: its first sighting
     /// then says when the monitor started, not when the dossier arrived.
     pub timed: bool,
-}
-
-fn instant(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }
 
 impl Store {

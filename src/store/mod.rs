@@ -94,6 +94,11 @@ pub(crate) fn values_placeholders(rows: usize, cols: usize, numbered: bool) -> S
     sql
 }
 
+/// The store keeps instants as Unix seconds; this reads one back.
+pub fn instant(secs: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
 /// Wraps a sqlx error with what the store was doing.
 pub(crate) fn failed(action: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { action, source }
@@ -170,23 +175,23 @@ impl Store {
     /// Refreshes the query planner's statistics after a bulk change (an initial sync), so that
     /// it keeps choosing the evaluation indexes. PostgreSQL's autovacuum does this by itself.
     pub async fn analyze(&self) -> Result<(), StoreError> {
-        if let StorePool::Sqlite(p) = &self.pool {
-            sqlx::query("ANALYZE")
-                .execute(p)
-                .await
-                .map_err(failed("analyzing"))?;
-        }
-        Ok(())
+        self.sqlite_upkeep("ANALYZE", "analyzing").await
     }
 
     /// SQLite's own upkeep of planner statistics: analyzes the tables whose statistics are
     /// missing or stale (so a store that grew by small polls also gets them).
     pub async fn optimize(&self) -> Result<(), StoreError> {
+        self.sqlite_upkeep("PRAGMA optimize=0x10002", "optimizing")
+            .await
+    }
+
+    async fn sqlite_upkeep(
+        &self,
+        sql: &'static str,
+        action: &'static str,
+    ) -> Result<(), StoreError> {
         if let StorePool::Sqlite(p) = &self.pool {
-            sqlx::query("PRAGMA optimize=0x10002")
-                .execute(p)
-                .await
-                .map_err(failed("optimizing"))?;
+            sqlx::query(sql).execute(p).await.map_err(failed(action))?;
         }
         Ok(())
     }

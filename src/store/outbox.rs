@@ -96,7 +96,7 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|(s, d, first, cycle)| {
-                let first = DateTime::from_timestamp(first, 0).unwrap_or_default();
+                let first = super::instant(first);
                 ((s, d), (first, cycle))
             })
             .collect())
