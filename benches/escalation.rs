@@ -79,7 +79,8 @@ fn free_port() -> u16 {
 
 fn main() {
     let port = free_port();
-    let mut smtp = std::process::Command::new("python3")
+    let python = std::env::var("HCC_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut smtp = std::process::Command::new(python)
         .args([
             "-m",
             "aiosmtpd",
@@ -90,7 +91,7 @@ fn main() {
             "aiosmtpd.handlers.Sink",
         ])
         .spawn()
-        .expect("aiosmtpd (pip install aiosmtpd)");
+        .expect("aiosmtpd (bash scripts/test-deps.sh installs it)");
     let up = (0..100).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()

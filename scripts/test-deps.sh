@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs and starts, on a fresh Debian machine, everything the test suite needs: PostgreSQL
-# (127.0.0.1:5432, trust auth), MariaDB (127.0.0.1:3306, root without password), Prometheus'
-# promtool and server, and Python's aiosmtpd (a real SMTP server). Idempotent: what is already
-# there and running is left alone.
+# (127.0.0.1:5432 with trust auth, or a private cluster of our own), MariaDB (127.0.0.1:3306, root
+# without password), Prometheus' promtool and server binary, and Python's aiosmtpd (a real SMTP
+# server) in a virtual environment. Idempotent: what is already there and running is left alone,
+# and a system PostgreSQL's configuration is never edited.
+#
+# It writes the settings the tests read (HCC_TEST_PG_URL, HCC_TEST_PYTHON) to $HCC_TEST_ENV
+# (default target/test-env.sh) for scripts/test.sh to source.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -11,15 +15,29 @@ missing=()
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # The tests start their own Prometheus on a loopback port; the packaged server is not wanted
+    # at boot on a test machine.
+    if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
+        as_root systemctl disable prometheus >/dev/null 2>&1 || true
+    fi
 fi
 
-if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
-    python3 -m pip install --quiet aiosmtpd
+env_file="${HCC_TEST_ENV:-target/test-env.sh}"
+mkdir -p "$(dirname "$env_file")"
+: >"$env_file"
+
+# aiosmtpd in a virtual environment of our own, never pip as root into the system Python.
+venv="${HCC_TEST_VENV:-$HOME/.cache/hcc-monitor/test-venv}"
+if ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet aiosmtpd
 fi
+echo "export HCC_TEST_PYTHON='$venv/bin/python'" >>"$env_file"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -29,16 +47,37 @@ wait_port() {
     return 1
 }
 
-# PostgreSQL: started, listening on loopback, trusting local connections (test machines only).
-if ! port_open 5432; then
+# PostgreSQL: the system server on 127.0.0.1:5432 if it trusts us; otherwise a private cluster of
+# our own on another port, so a system server's pg_hba.conf is never rewritten.
+pg_usable() { psql "$1" -Atqc 'SELECT 1' >/dev/null 2>&1; }
+pg_url="${HCC_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+if ! pg_usable "$pg_url" && ! port_open 5432 && compgen -G "/etc/postgresql/*/main" >/dev/null; then
+    # A stopped system cluster is started as it is configured, nothing edited.
     version=$(ls /etc/postgresql | sort -V | tail -n 1)
-    hba="/etc/postgresql/$version/main/pg_hba.conf"
-    if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
-        as_root sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\nlocal all all trust' "$hba"
-    fi
-    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
-    wait_port 5432
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    for _ in $(seq 1 50); do pg_usable "$pg_url" && break; sleep 0.2; done
 fi
+if ! pg_usable "$pg_url"; then
+    private_port=55432
+    pg_url="postgres://postgres@127.0.0.1:$private_port"
+    if ! pg_usable "$pg_url"; then
+        bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+        data="${HCC_TEST_PGDATA:-/var/tmp/hcc-monitor-test-pg}"
+        owner=postgres
+        id -u "$owner" >/dev/null 2>&1 || owner=$(id -un)
+        run_pg() { if [ "$(id -un)" = "$owner" ]; then "$@"; else as_root runuser -u "$owner" -- "$@"; fi; }
+        if [ ! -f "$data/PG_VERSION" ]; then
+            as_root mkdir -p "$data"
+            as_root chown "$owner" "$data"
+            run_pg "$bin/initdb" -D "$data" -U postgres --auth=trust >/dev/null
+        fi
+        run_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w \
+            -o "-p $private_port -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null
+        wait_port "$private_port"
+    fi
+    echo "using a private PostgreSQL cluster on 127.0.0.1:$private_port"
+fi
+echo "export HCC_TEST_PG_URL='$pg_url'" >>"$env_file"
 
 # MariaDB: started, root reachable over TCP without a password (test machines only).
 if ! port_open 3306; then
@@ -51,4 +90,4 @@ if ! mariadb -uroot -h127.0.0.1 -e 'SELECT 1' >/dev/null 2>&1; then
     as_root mariadb -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket; CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; FLUSH PRIVILEGES;"
 fi
 
-echo "test dependencies ready: PostgreSQL :5432, MariaDB :3306, promtool, aiosmtpd"
+echo "test dependencies ready: PostgreSQL $pg_url, MariaDB :3306, promtool, aiosmtpd ($venv)"

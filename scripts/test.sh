@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+export HCC_TEST_ENV="${HCC_TEST_ENV:-target/test-env.sh}"
 bash scripts/test-deps.sh
+# shellcheck source=/dev/null
+source "$HCC_TEST_ENV"
 
 # Benchmarks are left out on purpose: they measure, they do not test (see docs/performance.md).
 cargo test --locked --lib --bins --tests

@@ -10,6 +10,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// The Python that has aiosmtpd: scripts/test-deps.sh's virtual environment when the test
+/// command set it up, else the `python3` on PATH.
+fn python() -> String {
+    std::env::var("HCC_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
 pub struct SmtpServer {
     pub port: u16,
     pub maildir: PathBuf,
@@ -28,14 +34,14 @@ impl SmtpServer {
     /// Starts the server on `port`, storing into `maildir` (created if missing), and returns
     /// once it accepts connections.
     pub async fn start(port: u16, maildir: &Path) -> SmtpServer {
-        let child = Command::new("python3")
+        let child = Command::new(python())
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("python3 -m aiosmtpd starts (pip install aiosmtpd)");
+            .expect("python -m aiosmtpd starts (bash scripts/test-deps.sh installs it)");
         let server = SmtpServer {
             port,
             maildir: maildir.to_path_buf(),
@@ -119,11 +125,11 @@ print(json.dumps(out))
 
 /// Every message in the Maildir, parsed.
 pub fn messages(maildir: &Path) -> Vec<Mail> {
-    let out = Command::new("python3")
+    let out = Command::new(python())
         .args(["-c", READ_MAILDIR])
         .arg(maildir)
         .output()
-        .expect("python3 runs");
+        .expect("python runs");
     assert!(
         out.status.success(),
         "reading the Maildir failed: {}",
