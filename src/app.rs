@@ -19,7 +19,7 @@ use crate::notify::{MailError, Mailer, Notifier, TemplateError, Templates};
 use crate::probe::{Probe, SoftwareReader};
 use crate::scheduler::{self, Job};
 use crate::source::{PollMode, Poller, SourceError};
-use crate::store::{Store, StoreError};
+use crate::store::{InstanceLock, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -57,6 +57,8 @@ pub struct Application {
     /// Probes, software error counts and handoffs: one job each.
     monitor_jobs: Vec<Job>,
     extra_jobs: Vec<Job>,
+    /// A SQLite store's one-process lock, released when the application ends.
+    _instance_lock: Option<InstanceLock>,
 }
 
 impl Application {
@@ -69,6 +71,7 @@ impl Application {
                 addr: config.service.listen,
                 source,
             })?;
+        let instance_lock = InstanceLock::acquire(&config.store)?;
         let store = Store::open_and_migrate(&config.store).await?;
         let metrics = Arc::new(Metrics::new());
         let pollers = config
@@ -122,6 +125,7 @@ impl Application {
             notifier,
             clock,
             extra_jobs: Vec::new(),
+            _instance_lock: instance_lock,
         })
     }
 

@@ -5,6 +5,7 @@
 mod dossiers;
 mod evaluation;
 mod handoffs;
+mod instance_lock;
 mod open;
 mod outbox;
 mod stages;
@@ -14,6 +15,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use dossiers::{BatchOutcome, Rejection, StatusCount, StoredDossier};
 pub use evaluation::{EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, Scored};
 pub use handoffs::{Arrival, PendingHandoff};
+pub use instance_lock::InstanceLock;
 pub use outbox::{
     Attempt, EscalationKey, NewMessage, OutboxEntry, OutboxRow, state as outbox_state,
 };
@@ -53,6 +55,16 @@ pub enum StoreError {
     Open { url: String, source: sqlx::Error },
     #[error("cannot create the store's folder {path}: {source}")]
     CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "another hcc-monitor process holds the SQLite store (lock {path}); a SQLite store \
+         serves one instance: stop the other one, or share a PostgreSQL store between instances"
+    )]
+    InUse { path: String },
+    #[error("cannot lock the store at {path}: {source}")]
+    Lock {
         path: String,
         source: std::io::Error,
     },

@@ -133,3 +133,36 @@ async fn a_hanging_source_holds_up_neither_other_sources_nor_the_http_server() {
     app.stop().await;
     assert!(stopping.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn a_second_service_on_the_same_sqlite_store_refuses_to_start_until_the_first_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = TestApp::start(
+        crate::helpers::app::config(dir.path(), ""),
+        std::sync::Arc::new(hcc_monitor::clock::SystemClock),
+        None,
+    )
+    .await;
+    let err = match hcc_monitor::app::Application::build(
+        crate::helpers::app::config(dir.path(), ""),
+        std::sync::Arc::new(hcc_monitor::clock::SystemClock),
+    )
+    .await
+    {
+        Ok(_) => panic!("a second instance started on a SQLite store in use"),
+        Err(err) => err.to_string(),
+    };
+    assert!(
+        err.contains("another hcc-monitor process holds the SQLite store")
+            && err.contains("store.db.lock"),
+        "{err}"
+    );
+    first.stop().await;
+    let second = TestApp::start(
+        crate::helpers::app::config(dir.path(), ""),
+        std::sync::Arc::new(hcc_monitor::clock::SystemClock),
+        None,
+    )
+    .await;
+    second.stop().await;
+}
