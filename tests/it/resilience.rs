@@ -25,8 +25,15 @@ query = "SELECT id AS dossier_id, tt AS procedure_code, dv AS department, nhan A
     )
 }
 
+/// The test PostgreSQL server's address, from its URL (scripts/test-deps.sh may have started a
+/// private cluster on another port).
 fn pg_addr() -> std::net::SocketAddr {
-    "127.0.0.1:5432".parse().unwrap()
+    let url = crate::helpers::db::pg_server();
+    let host_port = url.rsplit('@').next().unwrap_or(&url);
+    let host_port = host_port.split('/').next().unwrap_or(host_port);
+    host_port
+        .parse()
+        .unwrap_or_else(|e| panic!("HCC_TEST_PG_URL {url} has no IP:port: {e}"))
 }
 
 #[tokio::test]
