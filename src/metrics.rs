@@ -107,6 +107,7 @@ pub struct Metrics {
     pub due_changes: IntCounterVec,
     pub reappointed_more_than_once: IntGaugeVec,
     pub calendar_coverage_end: Gauge,
+    pub calendar_provisional: IntGaugeVec,
     pub evaluation_duration: Gauge,
     pub evaluation_last_success: Gauge,
 
@@ -269,6 +270,12 @@ impl Metrics {
                 "When the loaded holiday calendar ends; past it, deadlines count weekdays only.",
             )
             .expect("valid metric"),
+            calendar_provisional: gauge_vec(
+                "hcc_calendar_provisional",
+                "1 for each loaded calendar year built from the Labour Code's fixed holidays \
+                 because its schedule is not announced yet; load the official file to replace it.",
+                &["year"],
+            ),
             evaluation_duration: Gauge::new(
                 "hcc_evaluation_duration_seconds",
                 "Wall time of the last evaluation cycle.",
@@ -409,6 +416,7 @@ impl Metrics {
             Box::new(self.due_changes.clone()),
             Box::new(self.reappointed_more_than_once.clone()),
             Box::new(self.calendar_coverage_end.clone()),
+            Box::new(self.calendar_provisional.clone()),
             Box::new(self.evaluation_duration.clone()),
             Box::new(self.evaluation_last_success.clone()),
             Box::new(self.probe_success.clone()),

@@ -23,6 +23,8 @@ pub(super) struct Rules {
     pub overrides: BTreeMap<NaiveDate, bool>,
     /// First and last day of the contiguous run of loaded years starting at the earliest one.
     pub covered: Option<(NaiveDate, NaiveDate)>,
+    /// Loaded years marked `provisional`, ascending.
+    pub provisional: Vec<i32>,
 }
 
 /// `read` is how user files are read, so that tests need no file system.
@@ -82,6 +84,11 @@ pub(super) fn rules(
             weekdays,
             overrides,
             covered: covered(&years),
+            provisional: years
+                .values()
+                .filter(|y| y.provisional)
+                .map(|y| y.year)
+                .collect(),
         }),
         _ => Err(CalendarError { problems }),
     }

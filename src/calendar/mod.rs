@@ -36,6 +36,7 @@ pub struct Calendar {
     covered: Option<(NaiveDate, NaiveDate)>,
     /// `covered` as day numbers; an empty range when nothing is loaded.
     covered_days: (i64, i64),
+    provisional: Vec<i32>,
     warned_uncovered: AtomicBool,
 }
 
@@ -62,10 +63,21 @@ impl Calendar {
         let covered_days = rules
             .covered
             .map_or((1, 0), |(a, b)| (index.day_number(a), index.day_number(b)));
+        // Once per load rather than per question: the operator needs to know a year's deadlines
+        // rest on assumed holidays, not how often they were asked.
+        for year in &rules.provisional {
+            tracing::warn!(
+                year,
+                "the calendar year is provisional (built from the Labour Code's fixed holidays, \
+                 not the announced schedule): load the official file in `calendar.files` once \
+                 it is published"
+            );
+        }
         Ok(Calendar {
             index,
             covered: rules.covered,
             covered_days,
+            provisional: rules.provisional,
             warned_uncovered: AtomicBool::new(false),
         })
     }
@@ -82,6 +94,12 @@ impl Calendar {
     /// The last day of the contiguous run of loaded years; `None` when no year is loaded.
     pub fn covered_until(&self) -> Option<NaiveDate> {
         self.covered.map(|(_, last)| last)
+    }
+
+    /// Loaded years built from the law rather than announced, ascending, for the
+    /// `hcc_calendar_provisional{year}` gauge and the report footer.
+    pub fn provisional_years(&self) -> &[i32] {
+        &self.provisional
     }
 
     /// The instant the loaded calendar ends (local midnight after `covered_until`), for the

@@ -119,8 +119,9 @@ const TABLE: &[(&str, Cal, &str, Q, &str)] = &[
     ("Quốc khánh 2026", default_cal, "2026-08-28 16:00", Q::Days(1), "2026-09-03 16:00"),
     ("make-up Saturday 22/8/2026", default_cal, "2026-08-21 17:00", Q::Hours(1), "2026-08-22 08:00"),
     ("Tết opens after Tết", default_cal, "2026-02-14 09:00", Q::NextOpening, "2026-02-23 07:00"),
-    // 2027 is not loaded: Fri 1/1/2027 counts as a plain weekday. Thu 1 h, Fri 7 h.
-    ("past the loaded years: weekdays only", default_cal, "2026-12-31 16:00", Q::Days(1), "2027-01-01 16:00"),
+    // 2028 is not loaded: weekdays only. Fri 31/12/2027 1 h, then Mon 3/1/2028 7 h, although by
+    // the Labour Code Mon 3/1 is the compensatory day for Sat 1/1: what the warning is for.
+    ("past the loaded years: weekdays only", default_cal, "2027-12-31 16:00", Q::Days(1), "2028-01-03 16:00"),
     // Far outside the index (closed-form weeks): Fri 1 h, Mon 7 h.
     ("far future", default_cal, "2040-01-06 16:00", Q::Days(1), "2040-01-09 16:00"),
     ("before the index into it", default_cal, "1999-12-31 16:00", Q::Days(1), "2000-01-03 16:00"),
@@ -183,8 +184,11 @@ fn working_time_between_instants() {
     assert_eq!(between("2025-01-01 00:00", "2026-01-01 00:00"), 250 * DAY);
     // 2026: 261 weekdays - 13 weekday holidays + Sat 10/1 and Sat 22/8 = 250 days.
     assert_eq!(between("2026-01-01 00:00", "2027-01-01 00:00"), 250 * DAY);
-    // 2027 is not loaded: 261 weekdays (starts on a Friday).
-    assert_eq!(between("2027-01-01 00:00", "2028-01-01 00:00"), 261 * DAY);
+    // Provisional 2027: 261 weekdays - 12 weekday holidays (1/1; Tết Thu 4/2-Wed 10/2: 5;
+    // 16/4; 30/4 and Mon 3/5; 2/9 and 3/9; 24/11) = 249 days.
+    assert_eq!(between("2027-01-01 00:00", "2028-01-01 00:00"), 249 * DAY);
+    // 2028 is not loaded: 260 weekdays (a leap year starting on a Saturday).
+    assert_eq!(between("2028-01-01 00:00", "2029-01-01 00:00"), 260 * DAY);
 }
 
 #[test]
@@ -209,13 +213,7 @@ fn working_days_follow_the_announcements() {
     ] {
         assert!(!cal.is_working_day(date(off)), "{off} is a day off");
     }
-    for on in [
-        "2025-04-26",
-        "2026-01-10",
-        "2026-08-22",
-        "2026-02-23",
-        "2027-01-01",
-    ] {
+    for on in ["2025-04-26", "2026-01-10", "2026-08-22", "2026-02-23"] {
         assert!(cal.is_working_day(date(on)), "{on} is a working day");
     }
     assert!(!cal.is_working_day(date("2026-01-11")));
@@ -224,9 +222,10 @@ fn working_days_follow_the_announcements() {
 #[test]
 fn coverage_reaches_the_last_contiguous_loaded_year() {
     let cal = default_cal();
-    assert_eq!(cal.covered_until(), Some(date("2026-12-31")));
-    // The end of 31/12/2026, local midnight.
-    assert_eq!(cal.coverage_end(), Some(vn("2027-01-01 00:00")));
+    // The provisional 2027 counts as loaded: its holidays are better than weekdays only.
+    assert_eq!(cal.covered_until(), Some(date("2027-12-31")));
+    // The end of 31/12/2027, local midnight.
+    assert_eq!(cal.coverage_end(), Some(vn("2028-01-01 00:00")));
     assert_eq!(cal.day_length_secs(), DAY);
     assert_eq!(late_opening().day_length_secs(), 7 * HOUR + 1800);
     let none = with(|s| s.builtin = false);
@@ -238,11 +237,34 @@ fn coverage_reaches_the_last_contiguous_loaded_year() {
 #[test]
 fn a_question_past_the_loaded_years_is_flagged_once() {
     let cal = with(|_| ());
-    cal.add_working_days(vn("2026-12-01 10:00"), 3);
+    cal.add_working_days(vn("2027-12-01 10:00"), 3);
     assert!(!cal.warned_uncovered.load(Ordering::Relaxed));
-    // 2026-12-31 + 1 day lands in 2027, which no file covers.
-    cal.add_working_days(vn("2026-12-31 10:00"), 1);
+    // 2027-12-31 + 1 day lands in 2028, which no file covers.
+    cal.add_working_days(vn("2027-12-31 10:00"), 1);
     assert!(cal.warned_uncovered.load(Ordering::Relaxed));
+}
+
+#[test]
+fn the_provisional_2027_skips_new_year_and_is_flagged() {
+    let cal = default_cal();
+    assert_eq!(cal.provisional_years(), [2027]);
+    // Mon 28, Tue 29, Wed 30, Thu 31/12/2026 are four days; Fri 1/1/2027 is Tết Dương lịch and
+    // Sat-Sun the weekend, so the fifth day ends Mon 4/1/2027 17:00 (weekdays only: Fri 1/1).
+    assert_eq!(
+        cal.add_working_days(vn("2026-12-28 07:00"), 5),
+        vn("2027-01-04 17:00")
+    );
+    for off in [
+        "2027-02-04",
+        "2027-02-10",
+        "2027-04-16",
+        "2027-05-03",
+        "2027-09-03",
+        "2027-11-24",
+    ] {
+        assert!(!cal.is_working_day(date(off)), "{off} is a day off");
+    }
+    assert!(cal.is_working_day(date("2027-02-11")));
 }
 
 const YEAR_2027: &str = r#"
@@ -265,6 +287,11 @@ fn a_user_file_extends_coverage_and_a_file_for_a_shipped_year_replaces_it() {
     assert_eq!(cal.covered_until(), Some(date("2027-12-31")));
     assert!(!cal.is_working_day(date("2027-02-08")));
     assert!(cal.is_working_day(date("2027-01-30")));
+    // The official 2027 replaces the provisional one entirely: its Tết starts on 5/2, and this
+    // test file leaves 1/1 out.
+    assert_eq!(cal.provisional_years(), [] as [i32; 0]);
+    assert!(cal.is_working_day(date("2027-02-04")));
+    assert!(cal.is_working_day(date("2027-01-01")));
     // The replaced 2026 has no holidays at all.
     assert!(cal.is_working_day(date("2026-02-16")));
     assert!(!cal.is_working_day(date("2026-01-10")));
@@ -274,11 +301,11 @@ fn a_user_file_extends_coverage_and_a_file_for_a_shipped_year_replaces_it() {
 #[test]
 fn a_gap_between_years_ends_coverage() {
     let settings = CalendarSettings {
-        files: vec!["2028.toml".into()],
+        files: vec!["2029.toml".into()],
         ..CalendarSettings::default()
     };
-    let cal = Calendar::build(&settings, |_| Ok("year = 2028".to_owned())).unwrap();
-    assert_eq!(cal.covered_until(), Some(date("2026-12-31")));
+    let cal = Calendar::build(&settings, |_| Ok("year = 2029".to_owned())).unwrap();
+    assert_eq!(cal.covered_until(), Some(date("2027-12-31")));
 }
 
 #[test]
@@ -367,6 +394,13 @@ fn oracle_is_working_day(d: NaiveDate) -> bool {
         ("2026-04-25", "2026-04-27"),
         ("2026-04-30", "2026-05-03"),
         ("2026-08-29", "2026-09-02"),
+        // The provisional 2027, from the Labour Code's fixed days.
+        ("2027-01-01", "2027-01-01"),
+        ("2027-02-04", "2027-02-10"),
+        ("2027-04-16", "2027-04-16"),
+        ("2027-04-30", "2027-05-03"),
+        ("2027-09-02", "2027-09-03"),
+        ("2027-11-24", "2027-11-24"),
     ];
     const MAKE_UP: &[&str] = &["2025-04-26", "2026-01-10", "2026-08-22"];
     // Parsed once: the oracle runs for every minute of every generated case.

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::error::Problem;
 
 /// Shipped years, embedded so that the binary needs no file at run time.
-pub(super) const BUILTIN: [(&str, &str); 2] = [
+pub(super) const BUILTIN: [(&str, &str); 3] = [
     (
         "calendars/2025.toml",
         include_str!("../../calendars/2025.toml"),
@@ -15,12 +15,19 @@ pub(super) const BUILTIN: [(&str, &str); 2] = [
         "calendars/2026.toml",
         include_str!("../../calendars/2026.toml"),
     ),
+    (
+        "calendars/2027.toml",
+        include_str!("../../calendars/2027.toml"),
+    ),
 ];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawYear {
     year: i32,
+    /// Built from the Labour Code's fixed days because the year is not announced yet.
+    #[serde(default)]
+    provisional: bool,
     #[serde(default)]
     days_off: Vec<RawSpan>,
     #[serde(default)]
@@ -46,6 +53,7 @@ struct RawDay {
 #[derive(Debug)]
 pub(super) struct YearFile {
     pub year: i32,
+    pub provisional: bool,
     pub days_off: Vec<NaiveDate>,
     pub working_days: Vec<NaiveDate>,
 }
@@ -117,6 +125,7 @@ pub(super) fn parse(origin: &str, text: &str) -> Result<YearFile, Vec<Problem>> 
     if problems.is_empty() {
         Ok(YearFile {
             year: raw.year,
+            provisional: raw.provisional,
             days_off,
             working_days,
         })

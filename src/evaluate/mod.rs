@@ -279,6 +279,11 @@ impl Evaluator {
         if let Some(end) = self.calendar.coverage_end() {
             m.calendar_coverage_end.set(end.timestamp() as f64);
         }
+        for year in self.calendar.provisional_years() {
+            m.calendar_provisional
+                .with_label_values(&[&year.to_string()])
+                .set(1);
+        }
         m.evaluation_duration.set(started.elapsed().as_secs_f64());
         m.evaluation_last_success.set(Utc::now().timestamp() as f64);
         Ok(())
