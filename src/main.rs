@@ -21,7 +21,7 @@ use hcc_monitor::store::Store;
 #[derive(Parser)]
 #[command(
     name = "hcc-monitor",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("HCC_GIT_REVISION"), ")"),
     about = "SLA and observability service for public administration service centres"
 )]
 struct Cli {

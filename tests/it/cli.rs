@@ -21,6 +21,25 @@ fn text(b: &[u8]) -> String {
 }
 
 #[test]
+fn version_names_the_release_and_the_git_revision_it_was_built_from() {
+    let out = hcc(&["--version"]);
+    assert!(out.status.success());
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .expect("git runs");
+    let head = text(&head.stdout).trim().to_string();
+    let printed = text(&out.stdout);
+    assert!(
+        printed.starts_with(&format!(
+            "hcc-monitor {} (git {head}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{printed}"
+    );
+}
+
+#[test]
 fn check_config_prints_every_problem_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
