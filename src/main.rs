@@ -131,7 +131,15 @@ enum ListFormat {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Logs go to stderr so that stdout carries only a command's result: `dossiers --format json
+    // | jq` must parse even when the calendar warns. Colour codes only on a terminal.
+    let stderr = std::io::stderr();
+    let ansi = std::io::IsTerminal::is_terminal(&stderr);
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
 }
 
 #[tokio::main]

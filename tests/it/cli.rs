@@ -190,7 +190,15 @@ KQ = "resolved"
         "dossiers", "--config", config, "--as-of", AS_OF, "--format", "json",
     ]);
     assert!(listed.status.success(), "{}", text(&listed.stderr));
-    let views: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    // The shipped 2027 calendar is provisional, so the command warns: on stderr, leaving
+    // stdout one JSON document that `jq` can read.
+    assert!(
+        text(&listed.stderr).contains("the calendar year is provisional"),
+        "{}",
+        text(&listed.stderr)
+    );
+    let views: Vec<Value> = serde_json::from_slice(&listed.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", text(&listed.stdout)));
     let got: Vec<(&str, &str, Option<i64>)> = views
         .iter()
         .map(|v| {
