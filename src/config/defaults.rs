@@ -45,3 +45,16 @@ pub const MAIL_DRAIN_SCHEDULE: &str = "*/5 * * * * *";
 pub const MAIL_MAX_ATTEMPTS: u32 = 12;
 pub const MAIL_RETRY_INITIAL_SECS: u64 = 30;
 pub const MAIL_RETRY_MAX_SECS: u64 = 3600;
+
+// Upper bounds of numeric keys: generous for any real centre, far below where a `Duration`,
+// a driver or an allocation sized by the value would overflow.
+/// One day: no query, connection, send or probe should wait longer; SQLite's busy timeout (i32
+/// milliseconds) tops out at about 24 days.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+pub const MAX_SHUTDOWN_GRACE_SECS: u64 = 3_600;
+/// Pools and SMTP connections are allocated up front, so a huge value is a huge allocation.
+pub const MAX_CONNECTIONS: u32 = 1_000;
+pub const MAX_BATCH_ROWS: usize = 1_000_000;
+pub const MAX_MAIL_ATTEMPTS: u32 = 1_000;
+/// About five working years: times 3,600 it still fits any integer the engine uses.
+pub const MAX_WORKING_HOURS: u32 = 10_000;

@@ -264,7 +264,14 @@ fn level(
         }
     }
     if let Some(h) = l.working_hours_left_at_most {
-        any_of.push(Condition::WorkingHoursLeftAtMost(h));
+        if h > MAX_WORKING_HOURS {
+            c.problem(
+                key("working_hours_left_at_most"),
+                format!("{h} is out of range; allowed 0 to {MAX_WORKING_HOURS}"),
+            );
+        } else {
+            any_of.push(Condition::WorkingHoursLeftAtMost(h));
+        }
     }
     if let Some(f) = l.fraction_used_at_least {
         if f > 0.0 && f.is_finite() {
@@ -306,6 +313,13 @@ fn level(
             c.problem(
                 key("repeat_every_working_hours"),
                 "must be greater than 0; leave it out for a level that is sent once",
+            );
+            None
+        }
+        Some(h) if h > MAX_WORKING_HOURS => {
+            c.problem(
+                key("repeat_every_working_hours"),
+                format!("{h} is out of range; allowed 1 to {MAX_WORKING_HOURS}"),
             );
             None
         }
@@ -471,19 +485,35 @@ fn mail(c: &mut Checker<'_>, m: RawMail) -> Option<MailConfig> {
     if matches!(transport, Some(Transport::Smtp(_))) && m.folder.is_some() {
         c.problem("mail.folder", "only meaningful with transport = \"file\"");
     }
-    let timeout = c.positive("mail.timeout_secs", m.timeout_secs, MAIL_TIMEOUT_SECS);
+    let timeout = c.positive(
+        "mail.timeout_secs",
+        m.timeout_secs,
+        MAIL_TIMEOUT_SECS,
+        MAX_TIMEOUT_SECS,
+    );
     let drain_schedule = c.schedule(
         "mail.drain_schedule",
         m.drain_schedule.as_deref(),
         MAIL_DRAIN_SCHEDULE,
     );
-    let max_attempts = c.positive("mail.max_attempts", m.max_attempts, MAIL_MAX_ATTEMPTS);
+    let max_attempts = c.positive(
+        "mail.max_attempts",
+        m.max_attempts,
+        MAIL_MAX_ATTEMPTS,
+        MAX_MAIL_ATTEMPTS,
+    );
     let retry_initial = c.positive(
         "mail.retry_initial_secs",
         m.retry_initial_secs,
         MAIL_RETRY_INITIAL_SECS,
+        MAX_TIMEOUT_SECS,
     );
-    let retry_max = c.positive("mail.retry_max_secs", m.retry_max_secs, MAIL_RETRY_MAX_SECS);
+    let retry_max = c.positive(
+        "mail.retry_max_secs",
+        m.retry_max_secs,
+        MAIL_RETRY_MAX_SECS,
+        MAX_TIMEOUT_SECS,
+    );
     if retry_max < retry_initial {
         c.problem(
             "mail.retry_max_secs",
@@ -569,7 +599,12 @@ fn smtp(c: &mut Checker<'_>, m: &RawMail) -> Option<Transport> {
         Some(SmtpTls::Plain) => 25,
         _ => 587,
     });
-    let pool_size = c.positive("mail.pool_size", m.pool_size, SMTP_POOL_SIZE);
+    let pool_size = c.positive(
+        "mail.pool_size",
+        m.pool_size,
+        SMTP_POOL_SIZE,
+        MAX_CONNECTIONS,
+    );
     Some(Transport::Smtp(SmtpConfig {
         host: host?,
         port,

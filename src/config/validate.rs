@@ -130,15 +130,32 @@ impl Checker<'_> {
         }
     }
 
-    pub(crate) fn positive<T: PartialOrd + Default + Copy>(
+    /// A count or a number of seconds between 1 and `max`. The upper bound keeps every value
+    /// far from where `Duration`, the drivers (SQLite takes its busy timeout in i32
+    /// milliseconds) or an allocation sized by it would overflow or abort.
+    pub(crate) fn positive<T: PartialOrd + Default + Copy + std::fmt::Display>(
         &mut self,
         key: &str,
         v: Option<T>,
         d: T,
+        max: T,
     ) -> T {
         let v = v.unwrap_or(d);
         if v <= T::default() {
             self.problem(key, "must be greater than 0");
+        } else if v > max {
+            self.problem(key, format!("{v} is out of range; allowed 1 to {max}"));
+            return d;
+        }
+        v
+    }
+
+    /// Like `positive` but 0 is allowed.
+    pub(crate) fn at_most(&mut self, key: &str, v: Option<u64>, d: u64, max: u64) -> u64 {
+        let v = v.unwrap_or(d);
+        if v > max {
+            self.problem(key, format!("{v} is out of range; allowed 0 to {max}"));
+            return d;
         }
         v
     }
@@ -210,6 +227,7 @@ pub(super) fn validate(
         "service.shutdown_grace_secs",
         raw.service.shutdown_grace_secs,
         SHUTDOWN_GRACE_SECS,
+        MAX_SHUTDOWN_GRACE_SECS,
     ));
 
     let store_url = match (&raw.store.url, &raw.store.url_file) {
@@ -236,6 +254,7 @@ pub(super) fn validate(
         "store.max_connections",
         raw.store.max_connections,
         STORE_MAX_CONNECTIONS,
+        MAX_CONNECTIONS,
     );
 
     let mut names = HashSet::new();
@@ -344,8 +363,14 @@ fn validate_source(
         &key("max_connections"),
         s.max_connections,
         SOURCE_MAX_CONNECTIONS,
+        MAX_CONNECTIONS,
     );
-    let timeout_secs = c.positive(&key("timeout_secs"), s.timeout_secs, SOURCE_TIMEOUT_SECS);
+    let timeout_secs = c.positive(
+        &key("timeout_secs"),
+        s.timeout_secs,
+        SOURCE_TIMEOUT_SECS,
+        MAX_TIMEOUT_SECS,
+    );
     // The server gives up a little before the client does, so a slow query is cancelled where it
     // runs instead of running on after the client walked away.
     let statement_default = (timeout_secs * 9 / 10).max(1);
@@ -353,6 +378,7 @@ fn validate_source(
         &key("statement_timeout_secs"),
         s.statement_timeout_secs,
         statement_default,
+        MAX_TIMEOUT_SECS,
     );
     if statement_timeout_secs > timeout_secs {
         c.problem(
@@ -367,8 +393,20 @@ fn validate_source(
         &key("connect_timeout_secs"),
         s.connect_timeout_secs,
         SOURCE_CONNECT_TIMEOUT_SECS,
+        MAX_TIMEOUT_SECS,
     );
-    let batch_rows = c.positive(&key("batch_rows"), s.batch_rows, SOURCE_BATCH_ROWS);
+    let batch_rows = c.positive(
+        &key("batch_rows"),
+        s.batch_rows,
+        SOURCE_BATCH_ROWS,
+        MAX_BATCH_ROWS,
+    );
+    let watermark_overlap_secs = c.at_most(
+        &key("watermark_overlap_secs"),
+        s.watermark_overlap_secs,
+        SOURCE_WATERMARK_OVERLAP_SECS,
+        MAX_TIMEOUT_SECS,
+    );
     let compute_due = s.compute_due.unwrap_or(false);
     if compute_due && catalogue_is_empty {
         c.problem(
@@ -399,10 +437,7 @@ fn validate_source(
         resync_schedule: resync_schedule?,
         query: query?,
         stage_query: stage_query?,
-        watermark_overlap: Duration::from_secs(
-            s.watermark_overlap_secs
-                .unwrap_or(SOURCE_WATERMARK_OVERLAP_SECS),
-        ),
+        watermark_overlap: Duration::from_secs(watermark_overlap_secs),
         time_zone: time_zone?,
         max_connections,
         timeout: Duration::from_secs(timeout_secs),

@@ -4,7 +4,9 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
-use crate::config::{Checker, CronSchedule, HANDOFF_SCHEDULE, HANDOFF_STUCK_AFTER_WORKING_HOURS};
+use crate::config::{
+    Checker, CronSchedule, HANDOFF_SCHEDULE, HANDOFF_STUCK_AFTER_WORKING_HOURS, MAX_WORKING_HOURS,
+};
 use crate::dossier::Status;
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,6 +105,7 @@ pub(crate) fn validate_handoffs(
                 &key("stuck_after_working_hours"),
                 h.stuck_after_working_hours,
                 HANDOFF_STUCK_AFTER_WORKING_HOURS,
+                u64::from(MAX_WORKING_HOURS),
             );
             let schedule = c.schedule(&key("schedule"), h.schedule.as_deref(), HANDOFF_SCHEDULE);
             Some(HandoffConfig {

@@ -11,7 +11,7 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 
 use crate::config::{
-    Checker, CronSchedule, PROBE_SCHEDULE, PROBE_TIMEOUT_SECS, SOFTWARE_SCHEDULE,
+    Checker, CronSchedule, MAX_TIMEOUT_SECS, PROBE_SCHEDULE, PROBE_TIMEOUT_SECS, SOFTWARE_SCHEDULE,
     SOFTWARE_TIMEOUT_SECS, Secret,
 };
 
@@ -297,8 +297,12 @@ fn validate_probe(
         "a group such as \"kiosk\", \"queue_machine\", \"web\" or \"database\"",
     );
     let schedule = c.schedule(&key("schedule"), p.schedule.as_deref(), PROBE_SCHEDULE);
-    let timeout =
-        Duration::from_secs(c.positive(&key("timeout_secs"), p.timeout_secs, PROBE_TIMEOUT_SECS));
+    let timeout = Duration::from_secs(c.positive(
+        &key("timeout_secs"),
+        p.timeout_secs,
+        PROBE_TIMEOUT_SECS,
+        MAX_TIMEOUT_SECS,
+    ));
     let kind_name = kind(c, &prefix, p.kind.as_deref(), &["http", "tcp", "sql"])?;
     misplaced(
         c,
@@ -422,6 +426,7 @@ pub(crate) fn validate_software(
                 &key("timeout_secs"),
                 s.timeout_secs,
                 SOFTWARE_TIMEOUT_SECS,
+                MAX_TIMEOUT_SECS,
             ));
             let kind_name = kind(c, &prefix, s.kind.as_deref(), &["sql", "http"])?;
             misplaced(

@@ -84,6 +84,22 @@ fn bad_config_files_report_every_problem_with_its_key() {
             ],
         ),
         (
+            "numeric extremes that once overflowed a Duration, SQLite or an allocation",
+            format!(
+                "{GOOD_SOURCE}timeout_secs = 9223372036854775808\nconnect_timeout_secs = 9223372036854775807\n\
+                 max_connections = 4294967295\n{}timeout_secs = 4294967295\n{}timeout_secs = 1000000000000000\n",
+                GOOD_SOURCE.replace("\"centre\"", "\"lite\"").replace("postgres://reader@127.0.0.1/motcua", "sqlite://so.db"),
+                GOOD_SOURCE.replace("\"centre\"", "\"third\"")
+            ),
+            vec![
+                "source[0].max_connections: 4294967295 is out of range; allowed 1 to 1000",
+                "source[0].timeout_secs: 9223372036854775808 is out of range; allowed 1 to 86400",
+                "source[0].connect_timeout_secs: 9223372036854775807 is out of range; allowed 1 to 86400",
+                "source[1].timeout_secs: 4294967295 is out of range; allowed 1 to 86400",
+                "source[2].timeout_secs: 1000000000000000 is out of range; allowed 1 to 86400",
+            ],
+        ),
+        (
             "a query that would read everything on every poll",
             GOOD_SOURCE.replace(" WHERE x >= :watermark", ""),
             vec!["source[0].query: has no :watermark placeholder; expected e.g. `WHERE updated_at >= :watermark` so that polls read only what changed"],
