@@ -39,12 +39,7 @@ impl InstanceLock {
         let mut name = db.as_os_str().to_owned();
         name.push(".lock");
         let path = PathBuf::from(name);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
+        super::open::create_parent_dir(&path)?;
         let lock_err = |source| StoreError::Lock {
             path: path.display().to_string(),
             source,

@@ -1,5 +1,6 @@
 //! Opening the store from its URL.
 
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -9,6 +10,17 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use super::{Store, StoreError, StorePool};
 use crate::config::{Dialect, StoreConfig, redact_url};
+
+/// Creates the folder a store file (or its lock) goes in, if missing.
+pub(super) fn create_parent_dir(file: &Path) -> Result<(), StoreError> {
+    match file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.display().to_string(),
+            source,
+        }),
+        None => Ok(()),
+    }
+}
 
 impl Store {
     /// Opens (creating a SQLite file and its folder if missing) without migrating.
@@ -36,13 +48,7 @@ impl Store {
                     .pragma("journal_size_limit", "67108864")
                     .foreign_keys(true)
                     .log_statements(tracing::log::LevelFilter::Trace);
-                let dir = options.get_filename().parent().map(|p| p.to_path_buf());
-                if let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(&dir).map_err(|source| StoreError::CreateDir {
-                        path: dir.display().to_string(),
-                        source,
-                    })?;
-                }
+                create_parent_dir(options.get_filename())?;
                 StorePool::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(config.max_connections)
