@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts, on a fresh Debian machine, everything the test suite needs: PostgreSQL
 # (127.0.0.1:5432 with trust auth, or a private cluster of our own), MariaDB (127.0.0.1:3306, root
-# without password), Prometheus' promtool and server binary, and Python's aiosmtpd (a real SMTP
+# without password), Prometheus' promtool and server binary, Alertmanager's amtool, and Python's aiosmtpd (a real SMTP
 # server) in a virtual environment. Idempotent: what is already there and running is left alone,
 # and a system PostgreSQL's configuration is never edited.
 #
@@ -15,6 +15,7 @@ missing=()
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
@@ -22,8 +23,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
     # The tests start their own Prometheus on a loopback port; the packaged server is not wanted
     # at boot on a test machine.
-    if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
-        as_root systemctl disable prometheus >/dev/null 2>&1 || true
+    # The same for Alertmanager: only amtool is used, to check the example configuration.
+    if command -v systemctl >/dev/null 2>&1; then
+        for unit in prometheus prometheus-alertmanager; do
+            if [[ " ${missing[*]} " == *" $unit "* ]]; then
+                as_root systemctl disable --now "$unit" >/dev/null 2>&1 || true
+            fi
+        done
     fi
 fi
 

@@ -4,8 +4,8 @@
 use std::sync::RwLock;
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 const HOUR: f64 = 3600.0;
@@ -108,6 +108,8 @@ pub struct Metrics {
     pub reappointed_more_than_once: IntGaugeVec,
     pub calendar_coverage_end: Gauge,
     pub calendar_provisional: IntGaugeVec,
+    pub office_open: IntGauge,
+    pub office_next_open: Gauge,
     pub evaluation_duration: Gauge,
     pub evaluation_last_success: Gauge,
 
@@ -115,6 +117,7 @@ pub struct Metrics {
     pub escalations_sent: IntCounterVec,
     pub escalations_failed: IntCounterVec,
     pub outbox_pending: IntGaugeVec,
+    pub outbox_due: IntGaugeVec,
     pub outbox_dead: IntGaugeVec,
     pub email_send_duration: Histogram,
 }
@@ -276,6 +279,17 @@ impl Metrics {
                  because its schedule is not announced yet; load the official file to replace it.",
                 &["year"],
             ),
+            office_open: IntGauge::new(
+                "hcc_office_open",
+                "1 while the office is open (a session of a working day in the loaded calendar), \
+                 else 0; the supervisors' and leaders' alerts fire only while it is 1.",
+            )
+            .expect("valid metric"),
+            office_next_open: Gauge::new(
+                "hcc_office_next_open_timestamp_seconds",
+                "Start of the current office session while open, else of the next one.",
+            )
+            .expect("valid metric"),
             evaluation_duration: Gauge::new(
                 "hcc_evaluation_duration_seconds",
                 "Wall time of the last evaluation cycle.",
@@ -365,6 +379,12 @@ impl Metrics {
                 "Emails waiting in the outbox (for working hours, a retry or the next drain).",
                 &["level"],
             ),
+            outbox_due: gauge_vec(
+                "hcc_outbox_due",
+                "Pending emails whose time to leave has come: tried at least once, or first due \
+                 now or earlier. Emails held for office hours and never tried are not counted.",
+                &["level"],
+            ),
             outbox_dead: gauge_vec(
                 "hcc_outbox_dead",
                 "Emails given up after the last attempt or a permanent refusal.",
@@ -417,6 +437,8 @@ impl Metrics {
             Box::new(self.reappointed_more_than_once.clone()),
             Box::new(self.calendar_coverage_end.clone()),
             Box::new(self.calendar_provisional.clone()),
+            Box::new(self.office_open.clone()),
+            Box::new(self.office_next_open.clone()),
             Box::new(self.evaluation_duration.clone()),
             Box::new(self.evaluation_last_success.clone()),
             Box::new(self.probe_success.clone()),
@@ -433,6 +455,7 @@ impl Metrics {
             Box::new(self.escalations_sent.clone()),
             Box::new(self.escalations_failed.clone()),
             Box::new(self.outbox_pending.clone()),
+            Box::new(self.outbox_due.clone()),
             Box::new(self.outbox_dead.clone()),
             Box::new(self.email_send_duration.clone()),
             #[cfg(target_os = "linux")]
@@ -448,6 +471,18 @@ impl Metrics {
     pub fn rebuild(&self, rebuild: impl FnOnce()) {
         let _guard = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
         rebuild();
+    }
+
+    /// The office gauges, read from the calendar at scrape time so that they change at the
+    /// exact session boundaries rather than at the next evaluation.
+    pub fn set_office(
+        &self,
+        calendar: &crate::calendar::Calendar,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        let (open, next) = calendar.office_status(now);
+        self.office_open.set(i64::from(open));
+        self.office_next_open.set(next.timestamp() as f64);
     }
 
     /// The text exposition format.
@@ -518,6 +553,7 @@ impl Metrics {
             self.escalations_failed.with_label_values(&[level, reason]);
         }
         self.outbox_pending.with_label_values(&[level]).set(0);
+        self.outbox_due.with_label_values(&[level]).set(0);
         self.outbox_dead.with_label_values(&[level]).set(0);
     }
 }

@@ -179,6 +179,19 @@ impl Calendar {
         instant(self.index.session(d, i).0)
     }
 
+    /// Whether `t` falls inside an office session of a working day, and the start of that
+    /// session or else of the next one: the `hcc_office_open` and
+    /// `hcc_office_next_open_timestamp_seconds` gauges that gate the alert rules.
+    pub fn office_status(&self, t: DateTime<Utc>) -> (bool, DateTime<Utc>) {
+        let t = instant(t.timestamp());
+        let opening = self.next_opening(t);
+        if opening == t {
+            (true, self.session_start_for(t))
+        } else {
+            (false, opening)
+        }
+    }
+
     /// The start of the session that contains `t`, or that ends at or most recently before `t`:
     /// where OpenCPS's "on time" window for a due instant `t` begins.
     pub fn session_start_for(&self, t: DateTime<Utc>) -> DateTime<Utc> {

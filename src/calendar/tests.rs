@@ -182,8 +182,8 @@ fn working_time_between_instants() {
     assert_eq!(between("2026-01-08 14:00", "2026-01-08 12:00"), 0);
     // 2025: 261 weekdays - 12 weekday holidays + Sat 26/4 = 250 days.
     assert_eq!(between("2025-01-01 00:00", "2026-01-01 00:00"), 250 * DAY);
-    // 2026: 261 weekdays - 13 weekday holidays + Sat 10/1 and Sat 22/8 = 250 days.
-    assert_eq!(between("2026-01-01 00:00", "2027-01-01 00:00"), 250 * DAY);
+    // 2026: 261 weekdays - 14 weekday holidays (with Tue 24/11) + Sat 10/1 and Sat 22/8 = 249.
+    assert_eq!(between("2026-01-01 00:00", "2027-01-01 00:00"), 249 * DAY);
     // Provisional 2027: 261 weekdays - 12 weekday holidays (1/1; Tết Thu 4/2-Wed 10/2: 5;
     // 16/4; 30/4 and Mon 3/5; 2/9 and 3/9; 24/11) = 249 days.
     assert_eq!(between("2027-01-01 00:00", "2028-01-01 00:00"), 249 * DAY);
@@ -217,6 +217,43 @@ fn working_days_follow_the_announcements() {
         assert!(cal.is_working_day(date(on)), "{on} is a working day");
     }
     assert!(!cal.is_working_day(date("2026-01-11")));
+}
+
+#[test]
+fn the_office_is_open_in_sessions_of_working_days_only() {
+    let cal = default_cal();
+    let status = |t| cal.office_status(vn(t));
+    // An ordinary working morning: open since 07:00.
+    assert_eq!(status("2026-03-03 10:00"), (true, vn("2026-03-03 07:00")));
+    // Lunch and after hours: closed until the next session.
+    assert_eq!(status("2026-03-03 12:00"), (false, vn("2026-03-03 13:30")));
+    assert_eq!(status("2026-03-03 17:00"), (false, vn("2026-03-04 07:00")));
+    // New Year's Day 2026 (Thursday) and its swapped Friday: closed until Monday 5/1.
+    assert_eq!(status("2026-01-01 10:00"), (false, vn("2026-01-05 07:00")));
+    // Saturday 10/1/2026, a make-up working day, is open; the next Saturday is not.
+    assert_eq!(status("2026-01-10 10:00"), (true, vn("2026-01-10 07:00")));
+    assert_eq!(status("2026-01-17 10:00"), (false, vn("2026-01-19 07:00")));
+    // Sub-second parts are ignored like everywhere else.
+    let t = vn("2026-03-03 07:00") + chrono::TimeDelta::milliseconds(500);
+    assert_eq!(cal.office_status(t), (true, vn("2026-03-03 07:00")));
+}
+
+#[test]
+fn culture_day_2026_is_off_unless_the_operator_worked_it() {
+    // Tue 24/11/2026, Ngày Văn hóa Việt Nam: one working day received Mon 23/11 at 16:00 has
+    // 1 h left that day and 7 h on Wed 25/11.
+    let cal = default_cal();
+    assert!(!cal.is_working_day(date("2026-11-24")));
+    assert_eq!(
+        cal.add_working_days(vn("2026-11-23 16:00"), 1),
+        vn("2026-11-25 16:00")
+    );
+    let worked = with(|s| s.working_days = vec!["2026-11-24".to_owned()]);
+    assert!(worked.is_working_day(date("2026-11-24")));
+    assert_eq!(
+        worked.add_working_days(vn("2026-11-23 16:00"), 1),
+        vn("2026-11-24 16:00")
+    );
 }
 
 #[test]

@@ -65,7 +65,23 @@ pub struct RawStore {
 pub struct RawCatalogue {
     pub file: Option<PathBuf>,
     #[serde(default)]
-    pub procedures: BTreeMap<String, String>,
+    pub procedures: BTreeMap<String, RawProcedure>,
+}
+
+/// `"3 working days"`, or `{ time = "same day", next_day_after = "15:00" }` for a procedure
+/// that starts counting the next working day when received late in the day.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawProcedure {
+    Time(String),
+    Detailed(RawProcedureTable),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProcedureTable {
+    pub time: String,
+    pub next_day_after: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
+use chrono::{NaiveTime, Timelike};
 use chrono_tz::Tz;
 
 use super::notify::{RawNotify, validate_notify};
-use super::raw::{RawCatalogue, RawConfig, RawSource};
+use super::raw::{RawCatalogue, RawConfig, RawProcedure, RawSource};
 use super::secret::expand_env;
 use super::*;
-use crate::sla::StatutoryTime;
+use crate::sla::{Procedure, StatutoryTime};
 
 /// Collects problems; helpers return `None` for a bad value so that validation goes on.
 pub(crate) struct Checker<'a> {
@@ -467,18 +468,18 @@ fn watermarked(c: &mut Checker<'_>, key: &str, query: String, marker: &str) -> O
 
 /// The catalogue file's entries, then the inline ones (which win), each time parsed.
 fn catalogue(c: &mut Checker<'_>, raw: RawCatalogue) -> Catalogue {
-    let mut entries: Vec<(String, String, String)> = Vec::new();
+    let mut entries: Vec<(String, String, RawProcedure)> = Vec::new();
     if let Some(path) = &raw.file {
         let table = std::fs::read_to_string(path)
             .map_err(|e| e.to_string())
             .and_then(|text| {
-                toml::from_str::<BTreeMap<String, String>>(&text).map_err(|e| e.to_string())
+                toml::from_str::<BTreeMap<String, RawProcedure>>(&text).map_err(|e| e.to_string())
             });
         match table {
             Ok(table) => entries.extend(
                 table
                     .into_iter()
-                    .map(|(code, time)| (format!("{}: {code}", path.display()), code, time)),
+                    .map(|(code, p)| (format!("{}: {code}", path.display()), code, p)),
             ),
             Err(e) => c.problem(
                 "catalogue.file",
@@ -489,16 +490,40 @@ fn catalogue(c: &mut Checker<'_>, raw: RawCatalogue) -> Catalogue {
     entries.extend(
         raw.procedures
             .into_iter()
-            .map(|(code, time)| (format!("catalogue.procedures.{code}"), code, time)),
+            .map(|(code, p)| (format!("catalogue.procedures.{code}"), code, p)),
     );
     entries
         .into_iter()
-        .filter_map(|(key, code, time)| match time.parse::<StatutoryTime>() {
-            Ok(t) => Some((code, t)),
-            Err(e) => {
-                c.problem(key, e.to_string());
-                None
-            }
-        })
+        .filter_map(|(key, code, raw)| procedure(c, &key, raw).map(|p| (code, p)))
         .collect()
+}
+
+fn procedure(c: &mut Checker<'_>, key: &str, raw: RawProcedure) -> Option<Procedure> {
+    let (time, cutoff) = match raw {
+        RawProcedure::Time(time) => (time, None),
+        RawProcedure::Detailed(table) => (table.time, table.next_day_after),
+    };
+    let time = time
+        .parse::<StatutoryTime>()
+        .map_err(|e| c.problem(key.to_owned(), e.to_string()))
+        .ok();
+    let next_day_after = match cutoff {
+        None => None,
+        Some(raw) => {
+            let parsed = NaiveTime::parse_from_str(raw.trim(), "%H:%M")
+                .map(|t| t.num_seconds_from_midnight())
+                .map_err(|_| {
+                    c.problem(
+                        format!("{key}.next_day_after"),
+                        format!("{raw:?} is not a time of day; expected HH:MM, e.g. \"15:00\""),
+                    )
+                })
+                .ok()?;
+            Some(parsed)
+        }
+    };
+    Some(Procedure {
+        time: time?,
+        next_day_after,
+    })
 }

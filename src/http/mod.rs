@@ -54,6 +54,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    state
+        .metrics
+        .set_office(state.evaluator.calendar(), state.clock.now());
     (
         [(
             header::CONTENT_TYPE,

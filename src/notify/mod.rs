@@ -403,9 +403,10 @@ impl Notifier {
 
     async fn refresh_gauges(&self) -> Result<(), StoreError> {
         let counts = self.store.outbox_counts().await?;
+        let due = self.store.outbox_due_counts(self.clock.now()).await?;
         let m = &self.metrics;
         m.rebuild(|| {
-            for g in [&m.outbox_pending, &m.outbox_dead] {
+            for g in [&m.outbox_pending, &m.outbox_due, &m.outbox_dead] {
                 for level in &self.labels {
                     g.with_label_values(&[level]).set(0);
                 }
@@ -416,6 +417,9 @@ impl Notifier {
                     outbox_state::DEAD => m.outbox_dead.with_label_values(&[level]).set(*n),
                     _ => {}
                 }
+            }
+            for (level, n) in &due {
+                m.outbox_due.with_label_values(&[level]).set(*n);
             }
         });
         Ok(())

@@ -16,7 +16,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use catalogue::{Catalogue, StatutoryTime, StatutoryTimeError};
+pub use catalogue::{Catalogue, Procedure, StatutoryTime, StatutoryTimeError};
 pub use escalation::{Condition, Decision, LevelRule, Previous, current_level, decide};
 pub use format::format_working_duration;
 pub use outcome::{OnTimeRule, Outcome, outcome};

@@ -193,6 +193,24 @@ impl Store {
         Ok(())
     }
 
+    /// Pending emails by level whose time to leave has come: tried before (a retry waits out its
+    /// back-off) or first due at `now` or earlier. An email held for office hours and never tried
+    /// is not due, so that a holiday's held digests do not look like a mail fault.
+    pub async fn outbox_due_counts(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        on_pool!(self, p => sqlx::query_as(
+            "SELECT level, COUNT(*) FROM outbox \
+             WHERE state = 'pending' AND (attempts > 0 OR next_attempt_at <= $1) \
+             GROUP BY level ORDER BY level",
+        )
+        .bind(now.timestamp())
+        .fetch_all(p)
+        .await)
+        .map_err(failed("counting the outbox's due emails"))
+    }
+
     /// Emails by (level, state).
     pub async fn outbox_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         on_pool!(self, p => sqlx::query_as(

@@ -120,11 +120,13 @@ fn bad_config_files_report_every_problem_with_its_key() {
             "calendar, SLA and catalogue values",
             format!(
                 "[calendar]\nsessions = [\"13:30-12:00\"]\n[sla]\nat_risk_fraction = 1.5\n\
-                 [catalogue.procedures]\n\"1.001234\" = \"10 workdays\"\n{GOOD_SOURCE}"
+                 [catalogue.procedures]\n\"1.001234\" = \"10 workdays\"\n\
+                 \"2.000815\" = {{ time = \"same day\", next_day_after = \"3pm\" }}\n{GOOD_SOURCE}"
             ),
             vec![
                 "calendar.sessions[0]: \"13:30-12:00\" ends before it starts; expected HH:MM-HH:MM with start < end",
-                "catalogue.procedures.1.001234: \"10 workdays\" is not a statutory time; expected \"N working days\", \"N working hours\" or \"N calendar days\" with N >= 1",
+                "catalogue.procedures.1.001234: \"10 workdays\" is not a statutory time; expected \"N working days\", \"N working hours\", \"N calendar days\" with N >= 1, or \"same day\"",
+                "catalogue.procedures.2.000815.next_day_after: \"3pm\" is not a time of day; expected HH:MM, e.g. \"15:00\"",
                 "sla.at_risk_fraction: 1.5 is out of range; expected a fraction in (0, 1]",
             ],
         ),
