@@ -19,3 +19,6 @@ fi
 if compgen -G "alerts/tests/*.yml" >/dev/null; then
     promtool test rules alerts/tests/*.yml
 fi
+# The example Alertmanager config, with the office hours `hcc-monitor calendar` generated
+# (tests/it/cli.rs checks that they are current).
+amtool check-config alerts/alertmanager/alertmanager.example.yml

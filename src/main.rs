@@ -92,6 +92,18 @@ enum Command {
         #[arg(long)]
         as_of: Option<DateTime<Utc>>,
     },
+    /// Print the working calendar for another tool: Alertmanager `time_intervals` of the office
+    /// hours (holidays removed, make-up days added) for the loaded years.
+    Calendar {
+        /// Read `[calendar]` from this config; without one, the shipped years and defaults.
+        #[arg(short, long, env = "HCC_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "alertmanager")]
+        format: CalendarFormat,
+        /// The time interval's name, as the routes' `active_time_intervals` refer to it.
+        #[arg(long, default_value = "hcc-office-hours")]
+        name: String,
+    },
     /// Send one test email straight away through the configured transport (not the outbox).
     SendTestEmail {
         #[arg(short, long, env = "HCC_CONFIG")]
@@ -120,6 +132,11 @@ enum Command {
         #[arg(long)]
         into: Option<String>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CalendarFormat {
+    Alertmanager,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -262,6 +279,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             handoffs.track_all().await?;
             let report = handoffs.report(handoffs.now()).await?;
             print_handoffs(&report, config.calendar.time_zone());
+        }
+        Command::Calendar {
+            config,
+            format: CalendarFormat::Alertmanager,
+            name,
+        } => {
+            let calendar = match config {
+                Some(path) => Config::load(&path)?.calendar,
+                None => Arc::new(hcc_monitor::calendar::Calendar::from_settings(
+                    &hcc_monitor::calendar::CalendarSettings::default(),
+                )?),
+            };
+            print!("{}", calendar.alertmanager_time_intervals(&name));
         }
         Command::SendTestEmail { config, to, as_of } => {
             let config = Config::load(&config)?;

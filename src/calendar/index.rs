@@ -8,7 +8,7 @@
 //! form by whole weeks, which is also what "past the loaded years" means (weekdays only).
 
 use chrono::{
-    DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, TimeDelta, TimeZone,
+    DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Weekday,
 };
 use chrono_tz::Tz;
 
@@ -189,6 +189,21 @@ impl Index {
 
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// The office sessions as seconds after local midnight.
+    pub fn local_sessions(&self) -> &[(i64, i64)] {
+        &self.sessions
+    }
+
+    /// The weekdays that work by the weekday rule, Monday first.
+    pub fn working_weekdays(&self) -> Vec<Weekday> {
+        let mut days: Vec<Weekday> = (0..7)
+            .filter(|&k| self.weekdays[k])
+            .map(|k| self.date_of(k as i64).weekday())
+            .collect();
+        days.sort_by_key(Weekday::num_days_from_monday);
+        days
     }
 
     /// Working seconds by the weekday rule in days `[0, d)`; negative for `d < 0`.

@@ -8,6 +8,7 @@
 //! counts weekdays only, and says so once in the log.
 
 mod error;
+mod export;
 mod index;
 mod load;
 mod settings;

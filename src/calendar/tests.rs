@@ -535,3 +535,67 @@ proptest! {
         prop_assert_eq!(cal.working_seconds_between(t, open), 0);
     }
 }
+
+/// The block of one month in the Alertmanager export, from its `years` line to its `location`.
+fn alertmanager_month(cal: &Calendar, year: i32, month: &str) -> Option<String> {
+    let out = cal.alertmanager_time_intervals("office");
+    let head = format!("      - years: [\"{year}\"]\n        months: [{month}]\n");
+    let start = out.find(&head)?;
+    let days = out[start + head.len()..].lines().next()?;
+    Some(days.trim().to_owned())
+}
+
+#[test]
+fn alertmanager_intervals_hold_the_working_days_of_each_month() {
+    let cal = default_cal();
+    // January 2026: 1-4 off (Tết Dương lịch with Fri 2/1 swapped), Sat 10/1 worked instead.
+    assert_eq!(
+        alertmanager_month(cal, 2026, "january").as_deref(),
+        Some(r#"days_of_month: ["5:10", "12:16", "19:23", "26:30"]"#)
+    );
+    // November 2026: Tue 24/11 is Ngày Văn hóa Việt Nam, unless the centre worked it.
+    assert_eq!(
+        alertmanager_month(cal, 2026, "november").as_deref(),
+        Some(r#"days_of_month: ["2:6", "9:13", "16:20", "23", "25:27", "30"]"#)
+    );
+    let worked = with(|s| s.working_days = vec!["2026-11-24".to_owned()]);
+    assert_eq!(
+        alertmanager_month(&worked, 2026, "november").as_deref(),
+        Some(r#"days_of_month: ["2:6", "9:13", "16:20", "23:27", "30"]"#)
+    );
+    let out = cal.alertmanager_time_intervals("office");
+    assert!(out.starts_with("# Generated"), "{out}");
+    assert!(out.contains("time_intervals:\n  - name: office\n"), "{out}");
+    assert!(
+        out.contains(r#"times: [{start_time: "07:00", end_time: "11:30"}, {start_time: "13:30", end_time: "17:00"}]"#),
+        "{out}"
+    );
+    // The provisional 2027 is the last loaded year; from 2028 the weekday rule, as in the service.
+    assert!(out.contains("provisional: 2027"), "{out}");
+    assert!(
+        out.ends_with(
+            "      - years: [\"2028:9999\"]\n        weekdays: [monday, tuesday, wednesday, thursday, friday]\n        times: [{start_time: \"07:00\", end_time: \"11:30\"}, {start_time: \"13:30\", end_time: \"17:00\"}]\n        location: Asia/Ho_Chi_Minh\n"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn alertmanager_intervals_follow_the_configured_sessions_and_weekdays() {
+    let cal = with(|s| {
+        s.builtin = false;
+        s.sessions = vec!["07:30-11:30".to_owned(), "13:00-16:30".to_owned()];
+        s.working_weekdays = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+            .map(str::to_owned)
+            .to_vec();
+    });
+    let out = cal.alertmanager_time_intervals("office");
+    // No year loaded: the weekday rule alone, for every year.
+    assert!(
+        out.ends_with(
+            "      - weekdays: [monday, tuesday, wednesday, thursday, friday, saturday]\n        times: [{start_time: \"07:30\", end_time: \"11:30\"}, {start_time: \"13:00\", end_time: \"16:30\"}]\n        location: Asia/Ho_Chi_Minh\n"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("years:"), "{out}");
+}

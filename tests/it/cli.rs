@@ -270,3 +270,82 @@ KQ = "resolved"
         "1 March, local midnight"
     );
 }
+
+const ALERTMANAGER_EXAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/alerts/alertmanager/alertmanager.example.yml"
+);
+
+#[test]
+fn the_example_alertmanager_config_carries_the_current_calendar_and_amtool_accepts_it() {
+    let out = hcc(&["calendar", "--format", "alertmanager"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let generated = text(&out.stdout);
+    let example = std::fs::read_to_string(ALERTMANAGER_EXAMPLE).expect("the example exists");
+    let begin = example
+        .find("time_intervals:\n")
+        .expect("the example has a time_intervals section");
+    let end = example
+        .find("# END hcc-monitor calendar")
+        .expect("the generated block is marked");
+    let block = &example[begin..end];
+    assert!(
+        generated.ends_with(block),
+        "alerts/alertmanager/alertmanager.example.yml is out of date with the calendar: replace \
+         its time_intervals block with `hcc-monitor calendar`'s output"
+    );
+    assert!(example.contains("active_time_intervals: [hcc-office-hours]"));
+
+    let amtool = Command::new("amtool")
+        .args(["check-config", ALERTMANAGER_EXAMPLE])
+        .output()
+        .expect("amtool is installed (scripts/test-deps.sh installs prometheus-alertmanager)");
+    assert!(
+        amtool.status.success(),
+        "amtool check-config:\n{}{}",
+        text(&amtool.stdout),
+        text(&amtool.stderr)
+    );
+}
+
+#[test]
+fn the_calendar_export_reads_the_operators_calendar_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hcc.toml");
+    // A centre that worked Ngày Văn hóa Việt Nam (Tue 24/11/2026) and opens at 07:30.
+    std::fs::write(
+        &config,
+        "[calendar]\nsessions = [\"07:30-11:30\", \"13:30-17:00\"]\nworking_days = [\"2026-11-24\"]\n",
+    )
+    .unwrap();
+    let out = hcc(&[
+        "calendar",
+        "--config",
+        config.to_str().unwrap(),
+        "--name",
+        "office",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let generated = text(&out.stdout);
+    assert!(generated.contains("  - name: office\n"), "{generated}");
+    assert!(
+        generated.contains(
+            "      - years: [\"2026\"]\n        months: [november]\n        days_of_month: [\"2:6\", \"9:13\", \"16:20\", \"23:27\", \"30\"]\n        times: [{start_time: \"07:30\", end_time: \"11:30\"}, {start_time: \"13:30\", end_time: \"17:00\"}]\n"
+        ),
+        "{generated}"
+    );
+    // An Alertmanager config around it passes amtool.
+    let am = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        format!(
+            "route:\n  receiver: r\n  routes:\n    - matchers: [team=\"leaders\"]\n      receiver: r\n      active_time_intervals: [office]\nreceivers:\n  - name: r\n{generated}"
+        ),
+    )
+    .unwrap();
+    let amtool = Command::new("amtool")
+        .args(["check-config", am.to_str().unwrap()])
+        .output()
+        .expect("amtool runs");
+    assert!(amtool.status.success(), "{}", text(&amtool.stderr));
+}
