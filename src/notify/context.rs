@@ -164,6 +164,8 @@ pub struct ReportMail {
     /// The aligned text table, for the plain-text part.
     table: String,
     attachment: String,
+    /// Empty unless the figures rest on a provisional calendar year.
+    calendar_note: String,
 }
 
 pub fn report(cfg: &NotifyConfig, cal: &Calendar, r: &Report, attachment: &str) -> ReportMail {
@@ -189,5 +191,6 @@ pub fn report(cfg: &NotifyConfig, cal: &Calendar, r: &Report, attachment: &str) 
         rows: grid,
         table,
         attachment: attachment.to_string(),
+        calendar_note: r.calendar_note().unwrap_or_default(),
     }
 }

@@ -7,7 +7,7 @@ mod render;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;
 
 pub use render::{Format, grid, render};
@@ -72,6 +72,24 @@ pub struct Report {
     pub to: DateTime<Utc>,
     pub rows: Vec<ReportRow>,
     pub total: ReportRow,
+    /// Provisional calendar years the figures may rest on: the period's, and those of the two
+    /// months after it, which deadlines of dossiers open at its end reach into.
+    pub provisional_years: Vec<i32>,
+}
+
+impl Report {
+    /// The footer that tells readers which deadlines rest on an assumed holiday schedule.
+    pub fn calendar_note(&self) -> Option<String> {
+        let years: Vec<String> = self.provisional_years.iter().map(i32::to_string).collect();
+        (!years.is_empty()).then(|| {
+            format!(
+                "Lưu ý: lịch nghỉ năm {} là lịch tạm tính theo các ngày nghỉ cố định của Bộ luật Lao \
+                 động, chưa phải lịch chính thức; hạn giải quyết rơi vào năm này có thể thay đổi khi \
+                 lịch chính thức được công bố và nạp vào hệ thống.",
+                years.join(", ")
+            )
+        })
+    }
 }
 
 /// Statuses that never reach a department: not received yet, or ended at intake.
@@ -89,7 +107,8 @@ pub async fn build(
     period: Period,
     to: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
-    let from = period.start(to, evaluator.calendar().time_zone());
+    let tz = evaluator.calendar().time_zone();
+    let from = period.start(to, tz);
     let rows = store.report_rows(from, to).await?;
     let changes = store.pause_changes().await?;
     let (from_s, to_s) = (from.timestamp(), to.timestamp());
@@ -163,9 +182,19 @@ pub async fn build(
     for r in &rows {
         total.add(r);
     }
+    let reach = to + chrono::Duration::days(62);
+    let years = from.with_timezone(&tz).year()..=reach.with_timezone(&tz).year();
+    let provisional_years = evaluator
+        .calendar()
+        .provisional_years()
+        .iter()
+        .copied()
+        .filter(|y| years.contains(y))
+        .collect();
     Ok(Report {
         period,
-        time_zone: evaluator.calendar().time_zone(),
+        time_zone: tz,
+        provisional_years,
         from,
         to,
         rows,

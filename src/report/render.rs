@@ -84,6 +84,7 @@ struct JsonReport<'a> {
     to: String,
     rows: Vec<JsonRow<'a>>,
     total: JsonRow<'a>,
+    provisional_calendar_years: &'a [i32],
 }
 
 pub fn render(report: &Report, format: Format) -> String {
@@ -99,6 +100,7 @@ pub fn render(report: &Report, format: Format) -> String {
                 to: report.to.to_rfc3339(),
                 rows: report.rows.iter().map(row).collect(),
                 total: row(&report.total),
+                provisional_calendar_years: &report.provisional_years,
             };
             serde_json::to_string_pretty(&json).expect("a report serializes") + "\n"
         }
@@ -134,6 +136,11 @@ pub fn render(report: &Report, format: Format) -> String {
                 local(report.to)
             );
             out.push_str(&crate::table::align(&all, 1));
+            if let Some(note) = report.calendar_note() {
+                out.push('\n');
+                out.push_str(&note);
+                out.push('\n');
+            }
             out
         }
     }

@@ -269,6 +269,38 @@ KQ = "resolved"
         r["from"], "2026-02-28T17:00:00+00:00",
         "1 March, local midnight"
     );
+    assert_eq!(r["provisional_calendar_years"], serde_json::json!([]));
+
+    // In December the open dossiers' deadlines reach into 2027, whose shipped calendar is
+    // provisional: the report says so under its table, until the official file is loaded.
+    let december = ["--as-of", "2026-12-20T10:00:00+07:00", "--period", "month"];
+    let table = hcc(&[&["report", "--config", config][..], &december[..]].concat());
+    assert!(table.status.success(), "{}", text(&table.stderr));
+    let table = text(&table.stdout);
+    assert!(
+        table.contains("Lưu ý: lịch nghỉ năm 2027 là lịch tạm tính"),
+        "{table}"
+    );
+    let official = dir.path().join("2027.toml");
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/calendars/2027.toml"))
+            .unwrap();
+    std::fs::write(&official, shipped.replace("provisional = true", "")).unwrap();
+    let with_official = dir.path().join("official.toml");
+    let base = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &with_official,
+        format!("[calendar]\nfiles = [\"{}\"]\n{base}", official.display()),
+    )
+    .unwrap();
+    let config = with_official.to_str().unwrap();
+    let table = hcc(&[&["report", "--config", config][..], &december[..]].concat());
+    assert!(table.status.success(), "{}", text(&table.stderr));
+    assert!(
+        !text(&table.stdout).contains("Lưu ý"),
+        "{}",
+        text(&table.stdout)
+    );
 }
 
 const ALERTMANAGER_EXAMPLE: &str = concat!(
