@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts, on a fresh Debian machine, everything the test suite needs: PostgreSQL
 # (127.0.0.1:5432 with trust auth, or a private cluster of our own), MariaDB (127.0.0.1:3306, root
-# without password), Prometheus' promtool and server binary, Alertmanager's amtool, and Python's aiosmtpd (a real SMTP
-# server) in a virtual environment. Idempotent: what is already there and running is left alone,
+# without password), Prometheus' promtool and server binary, Alertmanager's amtool, and Python's
+# aiosmtpd (a real SMTP server) and icalendar in a virtual environment. Idempotent: what is already there and running is left alone,
 # and a system PostgreSQL's configuration is never edited.
 #
 # It writes the settings the tests read (HCC_TEST_PG_URL, HCC_TEST_PYTHON) to $HCC_TEST_ENV
@@ -37,11 +37,12 @@ env_file="${HCC_TEST_ENV:-target/test-env.sh}"
 mkdir -p "$(dirname "$env_file")"
 : >"$env_file"
 
-# aiosmtpd in a virtual environment of our own, never pip as root into the system Python.
+# aiosmtpd (a real SMTP server) and icalendar (an independent reader of the calendar export) in
+# a virtual environment of our own, never pip as root into the system Python.
 venv="${HCC_TEST_VENV:-$HOME/.cache/hcc-monitor/test-venv}"
-if ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet aiosmtpd
+if ! "$venv/bin/python" -c 'import aiosmtpd, icalendar' 2>/dev/null; then
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet aiosmtpd icalendar
 fi
 echo "export HCC_TEST_PYTHON='$venv/bin/python'" >>"$env_file"
 

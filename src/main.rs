@@ -93,14 +93,16 @@ enum Command {
         as_of: Option<DateTime<Utc>>,
     },
     /// Print the working calendar for another tool: Alertmanager `time_intervals` of the office
-    /// hours (holidays removed, make-up days added) for the loaded years.
+    /// hours (holidays removed, make-up days added) for the loaded years, or an iCalendar file
+    /// of the days off and make-up days.
     Calendar {
         /// Read `[calendar]` from this config; without one, the shipped years and defaults.
         #[arg(short, long, env = "HCC_CONFIG")]
         config: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "alertmanager")]
         format: CalendarFormat,
-        /// The time interval's name, as the routes' `active_time_intervals` refer to it.
+        /// The Alertmanager time interval's name, as the routes' `active_time_intervals` refer
+        /// to it.
         #[arg(long, default_value = "hcc-office-hours")]
         name: String,
     },
@@ -136,7 +138,10 @@ enum Command {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum CalendarFormat {
+    /// Alertmanager `time_intervals` of the office hours.
     Alertmanager,
+    /// The days off and make-up days as an iCalendar file to subscribe to.
+    Ical,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -282,7 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Calendar {
             config,
-            format: CalendarFormat::Alertmanager,
+            format,
             name,
         } => {
             let calendar = match config {
@@ -291,7 +296,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &hcc_monitor::calendar::CalendarSettings::default(),
                 )?),
             };
-            print!("{}", calendar.alertmanager_time_intervals(&name));
+            match format {
+                CalendarFormat::Alertmanager => {
+                    print!("{}", calendar.alertmanager_time_intervals(&name));
+                }
+                CalendarFormat::Ical => print!("{}", calendar.ical(Utc::now())),
+            }
         }
         Command::SendTestEmail { config, to, as_of } => {
             let config = Config::load(&config)?;

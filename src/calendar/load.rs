@@ -21,6 +21,8 @@ pub(super) struct Rules {
     pub weekdays: [bool; 7],
     /// Dates whose status differs from (or restates) the weekday rule: `true` = working.
     pub overrides: BTreeMap<NaiveDate, bool>,
+    /// The year files' name of each date they list, with whether they list it as working.
+    pub names: BTreeMap<NaiveDate, (bool, String)>,
     /// First and last day of the contiguous run of loaded years starting at the earliest one.
     pub covered: Option<(NaiveDate, NaiveDate)>,
     /// Loaded years marked `provisional`, ascending.
@@ -49,7 +51,11 @@ pub(super) fn rules(
     let years = years(settings, read, &mut problems);
 
     let mut overrides = BTreeMap::new();
+    let mut names = BTreeMap::new();
     for year in years.values() {
+        for (date, name) in &year.names {
+            names.insert(*date, (year.working_days.contains(date), name.clone()));
+        }
         overrides.extend(year.days_off.iter().map(|d| (*d, false)));
         overrides.extend(year.working_days.iter().map(|d| (*d, true)));
     }
@@ -83,6 +89,7 @@ pub(super) fn rules(
             sessions,
             weekdays,
             overrides,
+            names,
             covered: covered(&years),
             provisional: years
                 .values()

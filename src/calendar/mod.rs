@@ -9,6 +9,7 @@
 
 mod error;
 mod export;
+mod ical;
 mod index;
 mod load;
 mod settings;
@@ -17,6 +18,7 @@ mod year_file;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -38,6 +40,10 @@ pub struct Calendar {
     /// `covered` as day numbers; an empty range when nothing is loaded.
     covered_days: (i64, i64),
     provisional: Vec<i32>,
+    /// Dates the year files or the config list, `true` = working, for the exports.
+    listed: BTreeMap<NaiveDate, bool>,
+    /// The year files' names of listed dates, with the status the file gives them.
+    names: BTreeMap<NaiveDate, (bool, String)>,
     warned_uncovered: AtomicBool,
 }
 
@@ -79,6 +85,8 @@ impl Calendar {
             covered: rules.covered,
             covered_days,
             provisional: rules.provisional,
+            listed: rules.overrides,
+            names: rules.names,
             warned_uncovered: AtomicBool::new(false),
         })
     }

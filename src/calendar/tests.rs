@@ -599,3 +599,68 @@ fn alertmanager_intervals_follow_the_configured_sessions_and_weekdays() {
     );
     assert!(!out.contains("years:"), "{out}");
 }
+
+/// The events of the iCalendar export as (DTSTART, DTEND, SUMMARY, CATEGORIES), unfolded.
+fn ical_events(cal: &Calendar) -> Vec<(String, String, String, String)> {
+    let stamp = vn("2026-12-03 09:00");
+    let text = cal.ical(stamp).replace("\r\n ", "");
+    let field = |event: &str, key: &str| {
+        event
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_default()
+            .trim_end()
+            .to_owned()
+    };
+    text.split("BEGIN:VEVENT")
+        .skip(1)
+        .map(|e| {
+            assert!(e.contains("DTSTAMP:20261203T020000Z"), "{e}");
+            (
+                field(e, "DTSTART;VALUE=DATE:"),
+                field(e, "DTEND;VALUE=DATE:"),
+                field(e, "SUMMARY:"),
+                field(e, "CATEGORIES:"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_ical_export_lists_days_off_and_make_up_days_as_announced() {
+    let events = ical_events(default_cal());
+    let event = |start: &str| events.iter().find(|e| e.0 == start).cloned();
+    let e = |a: &str, b: &str, s: &str, c: &str| Some((a.into(), b.into(), s.into(), c.into()));
+    // Tết Nguyên Đán 2026: Sat 14/2 to Sun 22/2, the end date exclusive as RFC 5545 wants.
+    assert_eq!(
+        event("20260214"),
+        e("20260214", "20260223", "Tết Nguyên Đán", "Ngày nghỉ")
+    );
+    assert_eq!(
+        event("20260110"),
+        e(
+            "20260110",
+            "20260111",
+            "Làm bù cho thứ Sáu 2/1",
+            "Ngày làm việc"
+        )
+    );
+    assert_eq!(
+        event("20261124"),
+        e("20261124", "20261125", "Ngày Văn hóa Việt Nam", "Ngày nghỉ")
+    );
+    // 2027 is provisional, and says so on every event.
+    let jan_2027 = event("20270101").expect("1/1/2027 is listed");
+    assert!(jan_2027.2.ends_with("(tạm tính)"), "{jan_2027:?}");
+    // Nothing but listed days: no plain weekend, no plain working day.
+    assert!(event("20260307").is_none());
+
+    // A centre that worked 24/11 sees that, not the holiday.
+    let worked = with(|s| s.working_days = vec!["2026-11-24".to_owned()]);
+    let events = ical_events(&worked);
+    let nov = events.iter().find(|e| e.0 == "20261124").unwrap();
+    assert_eq!(
+        (nov.2.as_str(), nov.3.as_str()),
+        ("Làm việc (theo cấu hình của trung tâm)", "Ngày làm việc")
+    );
+}

@@ -1,5 +1,7 @@
 //! Calendar year files: the days off and make-up working days of one year, as announced.
 
+use std::collections::BTreeMap;
+
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
@@ -56,6 +58,8 @@ pub(super) struct YearFile {
     pub provisional: bool,
     pub days_off: Vec<NaiveDate>,
     pub working_days: Vec<NaiveDate>,
+    /// Each listed date's name as announced, for calendars people subscribe to.
+    pub names: BTreeMap<NaiveDate, String>,
 }
 
 const EXPECTED_FILE: &str =
@@ -87,6 +91,7 @@ pub(super) fn parse(origin: &str, text: &str) -> Result<YearFile, Vec<Problem>> 
     };
 
     let mut days_off = Vec::new();
+    let mut names = BTreeMap::new();
     for (i, span) in raw.days_off.iter().enumerate() {
         let key = |field: &str| format!("{origin}: days_off[{i}].{field}");
         let to = span.to.unwrap_or(span.from);
@@ -102,7 +107,9 @@ pub(super) fn parse(origin: &str, text: &str) -> Result<YearFile, Vec<Problem>> 
                 expected,
             ));
         }
-        days_off.extend(span.from.iter_days().take_while(|d| *d <= to));
+        let span_days = span.from.iter_days().take_while(|d| *d <= to);
+        names.extend(span_days.clone().map(|d| (d, span.name.trim().to_owned())));
+        days_off.extend(span_days);
     }
     let mut working_days = Vec::new();
     for (i, day) in raw.working_days.iter().enumerate() {
@@ -119,6 +126,7 @@ pub(super) fn parse(origin: &str, text: &str) -> Result<YearFile, Vec<Problem>> 
                 expected,
             ));
         }
+        names.insert(day.date, day.name.trim().to_owned());
         working_days.push(day.date);
     }
 
@@ -128,6 +136,7 @@ pub(super) fn parse(origin: &str, text: &str) -> Result<YearFile, Vec<Problem>> 
             provisional: raw.provisional,
             days_off,
             working_days,
+            names,
         })
     } else {
         Err(problems)

@@ -381,3 +381,39 @@ fn the_calendar_export_reads_the_operators_calendar_section() {
         .expect("amtool runs");
     assert!(amtool.status.success(), "{}", text(&amtool.stderr));
 }
+
+#[test]
+fn the_ical_export_is_read_by_an_independent_icalendar_parser() {
+    let out = hcc(&["calendar", "--format", "ical"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let ics = dir.path().join("lich.ics");
+    std::fs::write(&ics, &out.stdout).unwrap();
+    // Python's icalendar (scripts/test-deps.sh installs it) parses the file strictly and lists
+    // each event as start, end, summary.
+    let script = r#"
+import sys, icalendar
+cal = icalendar.Calendar.from_ical(open(sys.argv[1], 'rb').read())
+for e in cal.walk('VEVENT'):
+    print(e.decoded('DTSTART').isoformat(), e.decoded('DTEND').isoformat(), str(e['SUMMARY']), sep='|')
+"#;
+    let python = std::env::var("HCC_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let parsed = Command::new(python)
+        .args(["-c", script, ics.to_str().unwrap()])
+        .output()
+        .expect("python runs");
+    assert!(parsed.status.success(), "{}", text(&parsed.stderr));
+    let events = text(&parsed.stdout);
+    assert!(
+        events.contains("2026-02-14|2026-02-23|Tết Nguyên Đán\n"),
+        "{events}"
+    );
+    assert!(
+        events.contains("2026-11-24|2026-11-25|Ngày Văn hóa Việt Nam\n"),
+        "{events}"
+    );
+    assert!(
+        events.contains("2026-01-10|2026-01-11|Làm bù cho thứ Sáu 2/1\n"),
+        "{events}"
+    );
+}
