@@ -21,6 +21,8 @@ pub mod evaluate;
 pub mod handoff;
 /// The HTTP server: metrics, health, JSON API.
 pub mod http;
+/// Label values from the data: what a code is, and the busiest values a source keeps.
+pub mod label;
 /// Every exported metric, declared once.
 pub mod metrics;
 /// Escalation digests and scheduled reports: planner runs, the outbox drain, the mailer and

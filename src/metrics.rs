@@ -106,6 +106,7 @@ pub struct Metrics {
     pub stage_waiting_working: IntGaugeVec,
     pub due_changes: IntCounterVec,
     pub reappointed_more_than_once: IntGaugeVec,
+    pub labels_folded: IntCounterVec,
     pub calendar_coverage_end: Gauge,
     pub calendar_provisional: IntGaugeVec,
     pub office_open: IntGauge,
@@ -265,6 +266,12 @@ impl Metrics {
                 "Dossiers whose due date changed more than once (the rules allow one \
                  re-appointment).",
                 &["source", "department"],
+            ),
+            labels_folded: counter_vec(
+                "hcc_labels_folded_total",
+                "Label values counted as \"other\" because their source has more values of the \
+                 label (department, procedure, stage) than its limit; each value counted once.",
+                &["label"],
             ),
             // DESIGN named this hcc_calendar_days_remaining; Prometheus wants base units and
             // promtool refuses days, so the end is a timestamp: days left = (it - time()) / 86400.
@@ -435,6 +442,7 @@ impl Metrics {
             Box::new(self.stage_waiting_working.clone()),
             Box::new(self.due_changes.clone()),
             Box::new(self.reappointed_more_than_once.clone()),
+            Box::new(self.labels_folded.clone()),
             Box::new(self.calendar_coverage_end.clone()),
             Box::new(self.calendar_provisional.clone()),
             Box::new(self.office_open.clone()),

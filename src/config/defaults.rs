@@ -45,6 +45,12 @@ pub const MAIL_DRAIN_SCHEDULE: &str = "*/5 * * * * *";
 pub const MAIL_MAX_ATTEMPTS: u32 = 12;
 pub const MAIL_RETRY_INITIAL_SECS: u64 = 30;
 pub const MAIL_RETRY_MAX_SECS: u64 = 3600;
+/// Procedures labelled per source (where `procedure_labels` is on): a province has about 1,500,
+/// and a few dozen make most of the volume.
+pub const MAX_PROCEDURE_LABELS: usize = 50;
+/// Departments labelled per source: a province's departments and the communes' one-stop desks
+/// fit; each one makes about 70 series per source.
+pub const MAX_DEPARTMENT_LABELS: usize = 200;
 
 // Upper bounds of numeric keys: generous for any real centre, far below where a `Duration`,
 // a driver or an allocation sized by the value would overflow.
@@ -58,3 +64,5 @@ pub const MAX_BATCH_ROWS: usize = 1_000_000;
 pub const MAX_MAIL_ATTEMPTS: u32 = 1_000;
 /// About five working years: times 3,600 it still fits any integer the engine uses.
 pub const MAX_WORKING_HOURS: u32 = 10_000;
+/// Label values per source: at about 70 series per department, far more would swamp Prometheus.
+pub const MAX_LABELS: usize = 10_000;

@@ -46,6 +46,14 @@ pub struct Config {
     pub handoffs: Vec<crate::handoff::HandoffConfig>,
     /// Escalations, reports and the mail transport.
     pub notify: NotifyConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// How many values of a label taken from the data each source keeps; the rest are `other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub max_procedure_labels: usize,
+    pub max_department_labels: usize,
 }
 
 #[derive(Debug, Clone)]

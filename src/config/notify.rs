@@ -161,6 +161,9 @@ pub(super) fn validate_notify(
     raw: RawNotify,
     calendar: Option<&Calendar>,
 ) -> Option<NotifyConfig> {
+    for code in raw.departments.keys() {
+        department_code(c, &format!("departments.{code}"), code);
+    }
     let recipients = recipients(c, raw.recipients);
     let levels = match raw.escalation {
         Some(e) => {
@@ -193,6 +196,21 @@ pub(super) fn validate_notify(
     })
 }
 
+/// A department code becomes a metric label, so it is checked as a stage code is: a name
+/// written out (with spaces) belongs in `[departments]` as the value.
+fn department_code(c: &mut Checker<'_>, key: &str, code: &str) {
+    if !crate::label::is_code(code) {
+        c.problem(
+            key,
+            format!(
+                "{code:?} is not a department code ({}); use the code the sources send, e.g. \
+                 SO_XAY_DUNG = \"Sở Xây dựng\" in [departments]",
+                crate::label::CODE_RULE
+            ),
+        );
+    }
+}
+
 fn addresses(c: &mut Checker<'_>, key: &str, list: Vec<String>) -> Vec<Address> {
     list.into_iter()
         .filter_map(|a| {
@@ -215,6 +233,7 @@ fn recipients(c: &mut Checker<'_>, raw: RawRecipients) -> Recipients {
             .department_heads
             .into_iter()
             .map(|(dept, list)| {
+                department_code(c, &key(&format!("department_heads.{dept}")), &dept);
                 let parsed = addresses(c, &key(&format!("department_heads.{dept}")), list);
                 (dept, parsed)
             })

@@ -41,6 +41,14 @@ pub struct RawConfig {
     pub reports: Vec<RawReport>,
     #[serde(default)]
     pub mail: RawMail,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawMetrics {
+    pub max_procedure_labels: Option<usize>,
+    pub max_department_labels: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -279,6 +279,20 @@ pub(super) fn validate(
         },
         calendar.as_deref(),
     );
+    let metrics = MetricsConfig {
+        max_procedure_labels: c.positive(
+            "metrics.max_procedure_labels",
+            raw.metrics.max_procedure_labels,
+            MAX_PROCEDURE_LABELS,
+            MAX_LABELS,
+        ),
+        max_department_labels: c.positive(
+            "metrics.max_department_labels",
+            raw.metrics.max_department_labels,
+            MAX_DEPARTMENT_LABELS,
+            MAX_LABELS,
+        ),
+    };
 
     Some(Config {
         path: path.to_path_buf(),
@@ -301,6 +315,7 @@ pub(super) fn validate(
         software: software?,
         handoffs: handoffs?,
         notify: notify?,
+        metrics,
     })
 }
 

@@ -2,6 +2,7 @@
 //! scored once, and the state gauges rebuilt from the store, so they are right after a restart
 //! and label sets that no longer exist disappear. The same views serve the CLI and the API.
 
+mod labels;
 mod pauses;
 mod periods;
 mod stages;
@@ -20,6 +21,7 @@ pub use table::table;
 use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::dossier::Status;
+use crate::label::{Admitted, busiest};
 use crate::metrics::Metrics;
 use crate::sla::{
     Evaluation, OpenDossier, Outcome, SlaPolicy, SlaState, evaluate, outcome, paused_working_secs,
@@ -27,20 +29,22 @@ use crate::sla::{
 use crate::store::{
     EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, Scored, Store, StoreError, instant,
 };
+use labels::Fold;
 use prometheus::IntGaugeVec;
 
-/// Rebuilds a family with one series per key and period (day, month, year).
+/// Rebuilds a family with one series per key and period (day, month, year). Keys whose labels
+/// fold into one series add up.
 fn set_periods<K, const N: usize>(
     gauges: &IntGaugeVec,
     counts: &[PeriodCounts<K>],
-    labels: impl Fn(&K) -> [&String; N],
+    labels: impl Fn(&K) -> [&str; N],
 ) {
     gauges.reset();
     for c in counts {
         for (period, n) in [("day", c.day), ("month", c.month), ("year", c.year)] {
-            let mut values: Vec<&str> = labels(&c.key).iter().map(|s| s.as_str()).collect();
+            let mut values = labels(&c.key).to_vec();
             values.push(period);
-            gauges.with_label_values(&values).set(n);
+            gauges.with_label_values(&values).add(n);
         }
     }
 }
@@ -81,15 +85,17 @@ pub struct Evaluator {
     procedure_labels: HashSet<String>,
     /// Due-change totals already added to the counter, so each cycle adds only what is new.
     counted_due_changes: Mutex<HashMap<(String, String), i64>>,
-    /// (source, stage) folded into `other` and warned about.
-    folded_stages: Mutex<HashSet<(String, String)>>,
+    /// Each source's first stages, busiest departments and (where labelled) procedures keep
+    /// their own label; the rest are `other`.
+    stages: Fold,
+    departments: Fold,
+    procedures: Fold,
 }
 
 impl Evaluator {
     pub fn new(config: &Config, store: Store, metrics: Arc<Metrics>) -> Evaluator {
         Evaluator {
             store,
-            metrics,
             calendar: config.calendar.clone(),
             policy: config.sla,
             procedure_labels: config
@@ -99,7 +105,10 @@ impl Evaluator {
                 .map(|s| s.name.clone())
                 .collect(),
             counted_due_changes: Mutex::new(HashMap::new()),
-            folded_stages: Mutex::new(HashSet::new()),
+            stages: Fold::new("stage", stages::MAX_STAGE_LABELS, &metrics),
+            departments: Fold::new("department", config.metrics.max_department_labels, &metrics),
+            procedures: Fold::new("procedure", config.metrics.max_procedure_labels, &metrics),
+            metrics,
         }
     }
 
@@ -189,16 +198,46 @@ impl Evaluator {
         })
     }
 
+    /// The department's label: its code, or `other` beyond the source's busiest.
+    fn department_label<'a>(
+        &self,
+        departments: &Admitted,
+        source: &str,
+        department: &'a str,
+    ) -> &'a str {
+        self.departments
+            .apply(departments, &self.metrics, source, department)
+    }
+
     /// One evaluation cycle at `now`.
     pub async fn refresh(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
         let started = Instant::now();
         let changes = self.store.pause_changes().await?;
-        self.score_new(&changes).await?;
         let open = self.views(self.store.open_at(now).await?, &changes, now);
         let tz = self.calendar.time_zone();
         let p = periods(now, tz);
-        let resolved = self.store.resolved_counts(p).await?;
         let received = self.store.received_counts(p).await?;
+        // The departments and procedures that keep their own label, by volume: for departments
+        // this year's receipts and the open dossiers, decided before scoring because the
+        // processing-time histograms carry the department too; for procedures the open
+        // dossiers, the only family that has them.
+        let departments = busiest(
+            open.iter()
+                .map(|v| (v.source.as_str(), v.department.as_str(), 1))
+                .chain(received.iter().map(|c| {
+                    let (source, department, _) = &c.key;
+                    (source.as_str(), department.as_str(), c.year.max(0) as u64)
+                })),
+            self.departments.limit(),
+        );
+        let procedures = busiest(
+            open.iter()
+                .filter(|v| self.procedure_labels.contains(&v.source))
+                .map(|v| (v.source.as_str(), v.procedure_code.as_str(), 1)),
+            self.procedures.limit(),
+        );
+        self.score_new(&changes, &departments).await?;
+        let resolved = self.store.resolved_counts(p).await?;
         let carried = carried_over(&open, &resolved, p);
         let by_status = self.store.count_by_status().await?;
         let due_totals = self.store.due_change_totals().await?;
@@ -211,36 +250,39 @@ impl Evaluator {
             m.dossiers_without_deadline.reset();
             m.overdue_working.reset();
             for v in &open {
+                let d = self.department_label(&departments, &v.source, &v.department);
                 m.dossiers_open
-                    .with_label_values(&[&v.source, &v.department, v.sla_state])
+                    .with_label_values(&[&v.source, d, v.sla_state])
                     .inc();
                 if self.procedure_labels.contains(&v.source) {
+                    let procedure =
+                        self.procedures
+                            .apply(&procedures, m, &v.source, &v.procedure_code);
                     m.dossiers_open_by_procedure
-                        .with_label_values(&[
-                            &v.source,
-                            &v.department,
-                            &v.procedure_code,
-                            v.sla_state,
-                        ])
+                        .with_label_values(&[&v.source, d, procedure, v.sla_state])
                         .inc();
                 }
                 if !v.evaluation.has_deadline {
                     m.dossiers_without_deadline
-                        .with_label_values(&[&v.source, &v.department])
+                        .with_label_values(&[&v.source, d])
                         .inc();
                 }
                 if v.evaluation.state == SlaState::Overdue {
                     let late = -v.left_working_secs.unwrap_or_default();
                     m.overdue_working
-                        .with_label_values(&[&v.source, &v.department])
+                        .with_label_values(&[&v.source, d])
                         .observe(late as f64);
                 }
             }
             set_periods(&m.dossiers_resolved, &resolved.resolved, |(s, d, o)| {
-                [s, d, o]
+                [s, self.department_label(&departments, s, d), o]
             });
-            set_periods(&m.dossiers_received, &received, |(s, d, c)| [s, d, c]);
-            set_periods(&m.dossiers_carried_over, &carried, |(s, d)| [s, d]);
+            set_periods(&m.dossiers_received, &received, |(s, d, c)| {
+                [s, self.department_label(&departments, s, d), c]
+            });
+            set_periods(&m.dossiers_carried_over, &carried, |(s, d)| {
+                [s, self.department_label(&departments, s, d)]
+            });
             m.dossiers.reset();
             for c in &by_status {
                 m.dossiers
@@ -259,8 +301,8 @@ impl Evaluator {
             m.reappointed_more_than_once.reset();
             for (s, d, _, more_than_once) in &due_totals {
                 m.reappointed_more_than_once
-                    .with_label_values(&[s, d])
-                    .set(*more_than_once);
+                    .with_label_values(&[s, self.department_label(&departments, s, d)])
+                    .add(*more_than_once);
             }
         });
         let mut counted = self
@@ -271,7 +313,7 @@ impl Evaluator {
             let before = counted.insert((s.clone(), d.clone()), total).unwrap_or(0);
             if total > before {
                 m.due_changes
-                    .with_label_values(&[&s, &d])
+                    .with_label_values(&[&s, self.department_label(&departments, &s, &d)])
                     .inc_by((total - before) as u64);
             }
         }
@@ -294,10 +336,11 @@ impl Evaluator {
     async fn score_new(
         &self,
         changes: &HashMap<(String, String), Vec<PauseChange>>,
+        departments: &Admitted,
     ) -> Result<(), StoreError> {
         loop {
             let rows = self.store.unscored(SCORE_BATCH).await?;
-            let scored = self.score_batch(&rows, changes);
+            let scored = self.score_batch(&rows, changes, departments);
             self.store.save_outcomes(&scored).await?;
             if rows.len() < SCORE_BATCH as usize || scored.is_empty() {
                 return Ok(());
@@ -309,6 +352,7 @@ impl Evaluator {
         &self,
         rows: &[EvalRow],
         changes: &HashMap<(String, String), Vec<PauseChange>>,
+        departments: &Admitted,
     ) -> Vec<Scored> {
         let mut scored = Vec::with_capacity(rows.len());
         let resolved = rows
@@ -319,7 +363,10 @@ impl Evaluator {
             let Some(s) = self.score(row, c) else {
                 continue;
             };
-            let labels = [row.source.as_str(), row.department.as_str()];
+            let labels = [
+                row.source.as_str(),
+                self.department_label(departments, &row.source, &row.department),
+            ];
             self.metrics
                 .processing_working
                 .with_label_values(&labels)

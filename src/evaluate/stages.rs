@@ -3,18 +3,17 @@
 //! store marks it counted, so a restart does not observe it again); the visit an open dossier is
 //! in makes the where-they-wait gauges.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
 use super::{Evaluator, OpenView};
 use crate::dossier::{Clock, Status};
+use crate::label::Admitted;
 use crate::store::{StoreError, VisitKey, VisitRow, instant};
 
 /// Stage labels per source: stage names are data, and each one makes series of its own.
-const MAX_STAGE_LABELS: usize = 50;
-/// The label of the stages beyond the first `MAX_STAGE_LABELS` of a source.
-const OTHER_STAGE: &str = "other";
+pub(super) const MAX_STAGE_LABELS: usize = 50;
 /// Dossiers whose events are read at once.
 const VISIT_BATCH: i64 = 10_000;
 
@@ -56,7 +55,7 @@ impl Evaluator {
                 let is_open =
                     open.contains(&(events[0].source.as_str(), events[0].dossier_id.as_str()));
                 self.visits(events, now, is_open, &mut ended, |source, stage, secs| {
-                    let label = self.stage_label(&labels, source, stage);
+                    let label = self.stages.apply(&labels, &self.metrics, source, stage);
                     let entry = in_stage
                         .entry((source.to_string(), label.to_string()))
                         .or_default();
@@ -70,7 +69,9 @@ impl Evaluator {
             self.store.close_visits(&keys, now).await?;
             for e in ended {
                 if let Some(secs) = e.working_secs {
-                    let label = self.stage_label(&labels, &e.key.source, &e.key.stage);
+                    let label =
+                        self.stages
+                            .apply(&labels, &self.metrics, &e.key.source, &e.key.stage);
                     self.metrics
                         .stage_working
                         .with_label_values(&[e.key.source.as_str(), label])
@@ -149,8 +150,8 @@ impl Evaluator {
 
     /// The first `MAX_STAGE_LABELS` stages of each source in order of first sight: the same set
     /// after a restart.
-    async fn stage_labels(&self) -> Result<HashMap<String, HashSet<String>>, StoreError> {
-        let mut labels: HashMap<String, HashSet<String>> = HashMap::new();
+    async fn stage_labels(&self) -> Result<Admitted, StoreError> {
+        let mut labels = Admitted::new();
         for (source, stage) in self.store.stage_names().await? {
             let admitted = labels.entry(source).or_default();
             if admitted.len() < MAX_STAGE_LABELS {
@@ -158,27 +159,5 @@ impl Evaluator {
             }
         }
         Ok(labels)
-    }
-
-    /// The stage's label: itself when admitted, else `other`, with a warning once per stage.
-    fn stage_label<'a>(
-        &self,
-        labels: &HashMap<String, HashSet<String>>,
-        source: &str,
-        stage: &'a str,
-    ) -> &'a str {
-        if labels.get(source).is_some_and(|s| s.contains(stage)) {
-            return stage;
-        }
-        let mut folded = self.folded_stages.lock().unwrap_or_else(|e| e.into_inner());
-        if folded.insert((source.to_string(), stage.to_string())) {
-            tracing::warn!(
-                source,
-                stage,
-                limit = MAX_STAGE_LABELS,
-                "the source has more stages than the label limit; this one is counted as \"other\""
-            );
-        }
-        OTHER_STAGE
     }
 }

@@ -11,7 +11,9 @@ use crate::calendar::Calendar;
 use crate::config::NotifyConfig;
 use crate::evaluate::OpenView;
 use crate::report::{self, Report};
-use crate::sla::{Condition, LevelRule, SlaState, format_working_duration};
+use crate::sla::{
+    Condition, LevelRule, SlaState, format_count, format_percent, format_working_duration,
+};
 
 pub fn local_time(cal: &Calendar, t: DateTime<Utc>) -> String {
     t.with_timezone(&cal.time_zone())
@@ -36,10 +38,10 @@ fn level_title(rule: &LevelRule) -> String {
         .map(|c| match *c {
             Condition::State(s) => state_vi(s).to_lowercase(),
             Condition::WorkingHoursLeftAtMost(h) => {
-                format!("còn không quá {h} giờ làm việc")
+                format!("còn không quá {} giờ làm việc", format_count(h.into()))
             }
             Condition::FractionUsedAtLeast(f) => {
-                format!("đã dùng từ {:.0}% thời gian giải quyết", f * 100.0)
+                format!("đã dùng từ {} thời gian giải quyết", format_percent(f, 0))
             }
             Condition::DueToday => "đến hạn trả trong ngày".to_string(),
         })
@@ -120,7 +122,7 @@ pub fn digest(
             .next()
             .map(|c| c.department.clone())
             .unwrap_or_default(),
-        n => format!("{n} đơn vị"),
+        n => format!("{} đơn vị", format_count(n as u64)),
     };
     Digest {
         level: rule.name.clone(),

@@ -1,6 +1,8 @@
 //! Email templates (minijinja): shipped under `templates/` and embedded, each replaceable by a
 //! file of the same name in `mail.templates_dir`. `.html` templates escape every value, so
-//! nothing a source wrote can become markup.
+//! nothing a source wrote can become markup. Counts stay numbers in the context (a template may
+//! compare them); the `number` filter writes one as Vietnamese text does, `{{ n | number }}`
+//! giving "1.234".
 
 use std::path::Path;
 
@@ -79,6 +81,7 @@ impl Templates {
         // A misspelt variable in an operator's template fails the render loudly instead of
         // sending an email with a hole in it.
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.add_filter("number", crate::sla::format_count);
         env.set_syntax(
             SyntaxConfig::builder()
                 .trim_blocks(true)

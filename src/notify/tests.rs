@@ -186,15 +186,17 @@ fn view(id: &str, procedure: &str, state: SlaState, left: i64) -> OpenView {
 async fn digests_escape_source_values_in_html_and_say_the_time_left_in_vietnamese() {
     let dir = tempfile::tempdir().unwrap();
     let (n, _) = notifier(dir.path(), at(5, 9, 0)).await;
-    let views = vec![
-        view(
-            "HS-<1>",
-            "<b>Chứng thực</b> & sao y",
-            SlaState::DueSoon,
-            3 * 3600,
-        ),
-        view("HS-2", "Khai sinh", SlaState::Paused, 0),
-    ];
+    let views = vec![view(
+        "HS-<1>",
+        "<b>Chứng thực</b> & sao y",
+        SlaState::DueSoon,
+        3 * 3600,
+    )];
+    // Enough paused dossiers of the department for its count to need a thousands separator.
+    let views: Vec<OpenView> = views
+        .into_iter()
+        .chain((0..1_200).map(|i| view(&format!("HS-P{i}"), "Khai sinh", SlaState::Paused, 0)))
+        .collect();
     let dossiers: Vec<&OpenView> = views.iter().take(1).collect();
     let ctx = context::digest(
         &n.config,
@@ -224,8 +226,14 @@ async fn digests_escape_source_values_in_html_and_say_the_time_left_in_vietnames
     assert!(r.text.contains("còn 3 giờ làm việc"));
     assert!(
         r.text.contains(
-            "Sở Tư pháp: 1 đang giải quyết, trong đó 1 sắp đến hạn, 0 quá hạn; 1 tạm dừng"
+            "Sở Tư pháp: 1 đang giải quyết, trong đó 1 sắp đến hạn, 0 quá hạn; 1.200 tạm dừng"
         ),
+        "{}",
+        r.text
+    );
+    assert!(r.html.contains("1.200 tạm dừng"), "{}", r.html);
+    assert!(
+        r.text.contains("đã dùng từ 75 % thời gian giải quyết"),
         "{}",
         r.text
     );

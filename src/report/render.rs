@@ -1,9 +1,10 @@
 //! The report as an aligned text table, JSON or CSV. Headers are the Vietnamese words of the
-//! report form; JSON keys stay English for machines.
+//! report form; JSON keys stay English for machines and its numbers stay numbers.
 
 use serde::Serialize;
 
 use super::{Report, ReportRow};
+use crate::sla::{format_count, format_percent};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -32,12 +33,16 @@ const HEADERS: [&str; 15] = [
 
 pub const TOTAL_LABEL: &str = "Tổng cộng";
 
+/// What the rate cell says when nothing was resolved.
+const NO_RATE: &str = "-";
+
 fn rate(r: &ReportRow) -> String {
     r.on_time_rate()
-        .map_or("-".to_string(), |x| format!("{:.1}%", x * 100.0))
+        .map_or(NO_RATE.to_string(), |x| format_percent(x, 1))
 }
 
-fn cells(r: &ReportRow, name: &str) -> Vec<String> {
+/// A row's cells, its counts written by `count`.
+fn cells(r: &ReportRow, name: &str, count: fn(u64) -> String) -> Vec<String> {
     let mut v = vec![name.to_string()];
     v.extend(
         [
@@ -55,19 +60,66 @@ fn cells(r: &ReportRow, name: &str) -> Vec<String> {
             r.overdue,
             r.paused,
         ]
-        .map(|n| n.to_string()),
+        .map(count),
     );
     v.push(rate(r));
     v
 }
 
 /// The header, a line per department (named by `name`) and the total line, whose last cell is
-/// the on-time rate.
+/// the on-time rate; counts as Vietnamese text writes them ("1.234").
 pub fn grid(report: &Report, name: impl Fn(&str) -> String) -> Vec<Vec<String>> {
+    grid_with(report, name, format_count)
+}
+
+fn grid_with(
+    report: &Report,
+    name: impl Fn(&str) -> String,
+    count: fn(u64) -> String,
+) -> Vec<Vec<String>> {
     std::iter::once(HEADERS.map(String::from).to_vec())
-        .chain(report.rows.iter().map(|r| cells(r, &name(&r.department))))
-        .chain(std::iter::once(cells(&report.total, TOTAL_LABEL)))
+        .chain(
+            report
+                .rows
+                .iter()
+                .map(|r| cells(r, &name(&r.department), count)),
+        )
+        .chain(std::iter::once(cells(&report.total, TOTAL_LABEL, count)))
         .collect()
+}
+
+/// Cells starting with these are formulas to a spreadsheet (OWASP, CSV injection): a department
+/// name from a source could otherwise run `=HYPERLINK(...)` on a leader's machine.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// The cell as a spreadsheet shows it but cannot evaluate: a leading single quote on anything
+/// that would start a formula. The bare "no rate" dash stays as it is: alone it is no formula,
+/// and a quote before it would show in viewers that do not hide it.
+fn guard(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell != NO_RATE && cell.starts_with(FORMULA_STARTS) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// UTF-8 with a byte-order mark, which Excel needs to read Vietnamese as UTF-8 rather than in
+/// the machine's code page; CRLF line ends (RFC 4180). Counts are bare digits, so that a
+/// spreadsheet in any locale reads them as numbers rather than "1.234" as one point two; the
+/// rate is written as in the text ("98,5 %").
+fn csv(report: &Report) -> String {
+    let mut out = "\u{feff}".as_bytes().to_vec();
+    {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(&mut out);
+        for line in grid_with(report, str::to_string, |n| n.to_string()) {
+            w.write_record(line.iter().map(|c| guard(c).into_owned()))
+                .expect("writing CSV to memory cannot fail");
+        }
+        w.flush().expect("writing CSV to memory cannot fail");
+    }
+    String::from_utf8(out).expect("CSV of UTF-8 cells is UTF-8")
 }
 
 #[derive(Serialize)]
@@ -104,24 +156,7 @@ pub fn render(report: &Report, format: Format) -> String {
             };
             serde_json::to_string_pretty(&json).expect("a report serializes") + "\n"
         }
-        Format::Csv => {
-            let mut out = String::new();
-            for line in grid(report, str::to_string) {
-                let quoted: Vec<String> = line
-                    .iter()
-                    .map(|c| {
-                        if c.contains([',', '"', '\n']) {
-                            format!("\"{}\"", c.replace('"', "\"\""))
-                        } else {
-                            c.clone()
-                        }
-                    })
-                    .collect();
-                out.push_str(&quoted.join(","));
-                out.push_str("\r\n");
-            }
-            out
-        }
+        Format::Csv => csv(report),
         Format::Table => {
             let all = grid(report, str::to_string);
             let local = |t: chrono::DateTime<chrono::Utc>| {
@@ -142,6 +177,124 @@ pub fn render(report: &Report, format: Format) -> String {
                 out.push('\n');
             }
             out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::evaluate::Period;
+
+    fn department(code: &str, received: u64, early: u64, on_time: u64, late: u64) -> ReportRow {
+        ReportRow {
+            department: code.to_string(),
+            received,
+            resolved: early + on_time + late,
+            early,
+            on_time,
+            late,
+            ..ReportRow::default()
+        }
+    }
+
+    fn report(rows: Vec<ReportRow>) -> Report {
+        let mut total = ReportRow {
+            department: "TONG_CONG".to_string(),
+            ..ReportRow::default()
+        };
+        for r in &rows {
+            total.add(r);
+        }
+        Report {
+            period: Period::Month,
+            time_zone: chrono_tz::Asia::Ho_Chi_Minh,
+            from: chrono::Utc.with_ymd_and_hms(2026, 2, 28, 17, 0, 0).unwrap(),
+            to: chrono::Utc.with_ymd_and_hms(2026, 3, 4, 3, 0, 0).unwrap(),
+            rows,
+            total,
+            provisional_years: Vec::new(),
+        }
+    }
+
+    /// The CSV's records as a spreadsheet would split them, the BOM taken off.
+    fn records(csv: &str) -> Vec<Vec<String>> {
+        let body = csv
+            .strip_prefix('\u{feff}')
+            .expect("a byte-order mark first");
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(body.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect()
+    }
+
+    #[test]
+    fn text_cells_write_numbers_the_vietnamese_way_and_json_keeps_them_numeric() {
+        let r = report(vec![
+            department("SO_XAY_DUNG", 12_345, 1_000, 970, 30),
+            department("SO_TU_PHAP", 3, 0, 0, 0),
+        ]);
+        let grid = grid(&r, str::to_string);
+        assert_eq!(grid[1][0], "SO_XAY_DUNG");
+        assert_eq!(grid[1][1], "12.345");
+        assert_eq!(grid[1][6], "2.000");
+        assert_eq!(grid[1][14], "98,5 %");
+        assert_eq!(grid[2][14], "-", "nothing resolved, no rate");
+        assert_eq!(grid[3][0], TOTAL_LABEL);
+        assert_eq!(grid[3][1], "12.348");
+        let table = render(&r, Format::Table);
+        assert!(table.contains("  12.345  "), "{table}");
+        assert!(table.contains("98,5 %\n"), "{table}");
+
+        let json: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+        assert_eq!(json["rows"][0]["received"], 12_345);
+        assert_eq!(json["rows"][0]["on_time_rate"], 0.985);
+        assert!(json["rows"][1]["on_time_rate"].is_null());
+    }
+
+    #[test]
+    fn the_csv_starts_with_a_bom_and_keeps_bare_counts() {
+        let r = report(vec![department("SO_XAY_DUNG", 12_345, 1_000, 970, 30)]);
+        let csv = render(&r, Format::Csv);
+        assert!(csv.starts_with("\u{feff}Đơn vị,Tiếp nhận,"), "{csv}");
+        assert!(csv.ends_with("\r\n"));
+        let lines = records(&csv);
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0].len(), HEADERS.len());
+        assert_eq!(lines[1][..2], ["SO_XAY_DUNG", "12345"]);
+        assert_eq!(lines[1][14], "98,5 %");
+        assert_eq!(lines[2][0], TOTAL_LABEL);
+    }
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_as_formulas_are_guarded() {
+        let names = [
+            (
+                "=HYPERLINK(\"http://x\",\"Bấm\")",
+                "'=HYPERLINK(\"http://x\",\"Bấm\")",
+            ),
+            ("+84 Sở", "'+84 Sở"),
+            ("-1+2", "'-1+2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tTab", "'\tTab"),
+            ("\rCR", "'\rCR"),
+            ("Sở Y tế = 1", "Sở Y tế = 1"),
+            ("'already", "'already"),
+        ];
+        let r = report(
+            names
+                .iter()
+                .map(|(name, _)| department(name, 1, 0, 0, 0))
+                .collect(),
+        );
+        let lines = records(&render(&r, Format::Csv));
+        for (i, (_, guarded)) in names.iter().enumerate() {
+            assert_eq!(lines[i + 1][0], *guarded);
+            assert_eq!(lines[i + 1][14], "-", "the bare no-rate dash is no formula");
         }
     }
 }

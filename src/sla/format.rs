@@ -1,4 +1,34 @@
-//! Working durations in Vietnamese, for emails and reports.
+//! Numbers and working durations in Vietnamese, for emails, report tables and templates: the
+//! one place that decides how a number reads in Vietnamese text (JSON keeps plain numbers).
+
+/// `1234567` → `"1.234.567"`: Vietnamese groups thousands with a dot (the comma is the decimal
+/// mark).
+pub fn format_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// `0.985` → `"98,5 %"` with one decimal: a decimal comma, and a space before the sign as
+/// Vietnamese typography writes it. The integer part is grouped like `format_count`.
+pub fn format_percent(fraction: f64, decimals: usize) -> String {
+    let fixed = format!("{:.decimals$}", fraction * 100.0);
+    let (int, frac) = fixed.split_once('.').unwrap_or((&fixed, ""));
+    let (sign, int) = int.strip_prefix('-').map_or(("", int), |i| ("-", i));
+    let int = int
+        .parse::<u64>()
+        .map_or_else(|_| int.to_string(), format_count);
+    match frac {
+        "" => format!("{sign}{int} %"),
+        frac => format!("{sign}{int},{frac} %"),
+    }
+}
 
 /// `"còn 1 ngày 2 giờ làm việc"`, `"còn 45 phút làm việc"`, `"quá hạn 2 giờ làm việc"`: days of
 /// `day_len_secs` and hours when a day or more, hours and minutes below. Time left is rounded
@@ -16,8 +46,8 @@ pub fn format_working_duration(secs: i64, day_len_secs: i64) -> String {
         (0, 0, m) => format!("{m} phút"),
         (0, h, 0) => format!("{h} giờ"),
         (0, h, m) => format!("{h} giờ {m} phút"),
-        (d, 0, _) => format!("{d} ngày"),
-        (d, h, _) => format!("{d} ngày {h} giờ"),
+        (d, 0, _) => format!("{} ngày", format_count(d)),
+        (d, h, _) => format!("{} ngày {h} giờ", format_count(d)),
     };
     format!("{prefix} {amount} làm việc")
 }
@@ -27,6 +57,39 @@ mod tests {
     use super::*;
 
     const DAY: i64 = 8 * 3600;
+
+    #[test]
+    fn counts_group_thousands_with_a_dot() {
+        let cases = [
+            (0, "0"),
+            (7, "7"),
+            (999, "999"),
+            (1_000, "1.000"),
+            (12_345, "12.345"),
+            (999_999, "999.999"),
+            (1_234_567, "1.234.567"),
+            (u64::MAX, "18.446.744.073.709.551.615"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(format_count(n), text);
+        }
+    }
+
+    #[test]
+    fn rates_take_a_decimal_comma_and_a_space_before_the_sign() {
+        let cases = [
+            (0.985, 1, "98,5 %"),
+            (1.0, 1, "100,0 %"),
+            (0.0, 1, "0,0 %"),
+            (2.0 / 3.0, 1, "66,7 %"),
+            (0.75, 0, "75 %"),
+            (12.345, 1, "1.234,5 %"),
+            (-0.05, 1, "-5,0 %"),
+        ];
+        for (fraction, decimals, text) in cases {
+            assert_eq!(format_percent(fraction, decimals), text, "{fraction}");
+        }
+    }
 
     #[test]
     fn durations_read_as_the_emails_say_them() {
@@ -41,6 +104,7 @@ mod tests {
             (-2 * 3600, "quá hạn 2 giờ làm việc"),
             (-30, "quá hạn 1 phút làm việc"),
             (-(DAY + 61), "quá hạn 1 ngày làm việc"),
+            (1_200 * DAY, "còn 1.200 ngày làm việc"),
         ];
         for (secs, text) in cases {
             assert_eq!(format_working_duration(secs, DAY), text, "{secs} s");

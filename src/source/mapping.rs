@@ -46,9 +46,6 @@ pub const OPTIONAL: [&str; 6] = [
 /// The columns a stage query returns, all required.
 pub const STAGE_COLUMNS: [&str; 3] = ["dossier_id", "stage", "entered_at"];
 
-/// Longest stage code admitted: it becomes a metric label.
-const STAGE_MAX_CHARS: usize = 64;
-
 /// A query's row shape: where its columns sit in a result, and what each row maps to.
 pub trait Columns: Sized {
     type Row;
@@ -316,18 +313,14 @@ fn required_text(column: &str, v: &RawValue) -> Result<String, Reject> {
 /// admitted (a handler's name has spaces), and the value is not repeated in the log.
 fn stage_code(v: &RawValue) -> Result<String, Reject> {
     let code = required_text("stage", v)?;
-    let is_code = code.chars().count() <= STAGE_MAX_CHARS
-        && code
-            .chars()
-            .all(|c| c.is_alphanumeric() || "_-./".contains(c));
-    if is_code {
+    if crate::label::is_code(&code) {
         Ok(code)
     } else {
         Err(Reject(
             reason::BAD_VALUE,
             format!(
-                "stage is not a stage or unit code (letters, digits, '_', '-', '.', '/', at most \
-                 {STAGE_MAX_CHARS} characters); map it to a code in stage_query"
+                "stage is not a stage or unit code ({}); map it to a code in stage_query",
+                crate::label::CODE_RULE
             ),
         ))
     }

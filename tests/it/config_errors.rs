@@ -181,6 +181,18 @@ fn bad_config_files_report_every_problem_with_its_key() {
             ],
         ),
         (
+            "department codes written as names, label limits out of range",
+            "[departments]\n\"Sở Xây dựng\" = \"Sở Xây dựng\"\nSO_TU_PHAP = \"Sở Tư pháp\"\n\
+             [recipients.department_heads]\n\"SO TU PHAP\" = [\"tp@so-tuphap.example.gov.vn\"]\n\
+             [metrics]\nmax_procedure_labels = 0\nmax_department_labels = 20000\n".into(),
+            vec![
+                "departments.Sở Xây dựng: \"Sở Xây dựng\" is not a department code (letters, digits, '_', '-', '.', '/', at most 64 characters); use the code the sources send, e.g. SO_XAY_DUNG = \"Sở Xây dựng\" in [departments]",
+                "recipients.department_heads.SO TU PHAP: \"SO TU PHAP\" is not a department code (letters, digits, '_', '-', '.', '/', at most 64 characters); use the code the sources send, e.g. SO_XAY_DUNG = \"Sở Xây dựng\" in [departments]",
+                "metrics.max_procedure_labels: must be greater than 0",
+                "metrics.max_department_labels: 20000 is out of range; allowed 1 to 10000",
+            ],
+        ),
+        (
             "SMTP keys with the file transport, an unknown transport",
             "[mail]\nhost = \"127.0.0.1\"\nusername = \"u\"\n".into(),
             vec![

@@ -1,6 +1,7 @@
 //! The evaluation cycle's metrics at a fixed instant, on both store backends (SQLite and
 //! PostgreSQL): SLA states, outcomes by period, due-date changes, and label sets that go away.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use hcc_monitor::clock::FixedClock;
@@ -32,16 +33,26 @@ async fn sqlite_exec(url: &str, script: &str) {
     }
 }
 
-async fn scenario(store_url: Option<String>) {
-    let dir = tempfile::tempdir().unwrap();
-    let source = format!("sqlite://{}/source.db", dir.path().display());
-    sqlite_exec(&format!("{source}?mode=rwc"), SCHEMA).await;
+/// What a test evaluates: the source table `t` filled by `script`, polled by `poller` into
+/// `store`, and the config's other sections in `extra`.
+struct Setup {
+    source: String,
+    store: Store,
+    metrics: Arc<Metrics>,
+    poller: Poller,
+    evaluator: Evaluator,
+}
+
+async fn setup(dir: &Path, store_url: Option<String>, script: &str, extra: &str) -> Setup {
+    let source = format!("sqlite://{}/source.db", dir.display());
+    sqlite_exec(&format!("{source}?mode=rwc"), script).await;
     let mut cfg = config(
-        dir.path(),
+        dir,
         &format!(
             "[[source]]\nname = \"s\"\nurl = \"{source}\"\nquery = \"SELECT id AS dossier_id, \
              p AS procedure_code, d AS department, r AS received_at, due AS due_at, \
-             done AS resolved_at, st AS status, u AS updated_at FROM t WHERE u >= :watermark\"\n"
+             done AS resolved_at, st AS status, u AS updated_at FROM t WHERE u >= :watermark\"\n\
+             {extra}"
         ),
     );
     if let Some(url) = store_url {
@@ -49,16 +60,34 @@ async fn scenario(store_url: Option<String>) {
     }
     let store = Store::open_and_migrate(&cfg.store).await.unwrap();
     let metrics = Arc::new(Metrics::new());
-    let now = NOW.parse().unwrap();
     let poller = Poller::new(
         cfg.sources[0].clone(),
         store.clone(),
         metrics.clone(),
-        Arc::new(FixedClock(now)),
+        Arc::new(FixedClock(NOW.parse().unwrap())),
         cfg.deadlines(),
     )
     .unwrap();
     let evaluator = Evaluator::new(&cfg, store.clone(), metrics.clone());
+    Setup {
+        source,
+        store,
+        metrics,
+        poller,
+        evaluator,
+    }
+}
+
+async fn scenario(store_url: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let Setup {
+        source,
+        store,
+        metrics,
+        poller,
+        evaluator,
+    } = setup(dir.path(), store_url, SCHEMA, "").await;
+    let now = NOW.parse().unwrap();
     poller.poll(PollMode::Incremental).await.unwrap();
     evaluator.refresh(now).await.unwrap();
 
@@ -159,4 +188,71 @@ async fn evaluation_metrics_on_the_sqlite_store() {
 async fn evaluation_metrics_on_the_postgres_store() {
     let db = TestDb::create(Server::Postgres).await;
     scenario(Some(db.url())).await;
+}
+
+#[tokio::test]
+async fn departments_and_procedures_beyond_their_limits_are_counted_as_other() {
+    let dir = tempfile::tempdir().unwrap();
+    // SO_NNMT is the busiest department (C, D, E open, and G: 4 received this year); F and H,
+    // of two smaller departments, are both resolved early. Of the open dossiers' procedures, PX
+    // (C, D) is the busiest.
+    let more = format!(
+        "{SCHEMA},
+ ('E', 'PZ', 'SO_NNMT', '2026-03-03 08:00:00', '2026-03-10 17:00:00', NULL, 'in_progress', '2026-03-03 08:00:00'),
+ ('H', 'PY', 'SO_Y_TE', '2026-03-02 08:00:00', '2026-03-04 17:00:00', '2026-03-03 16:00:00', 'resolved', '2026-03-03 16:00:00')"
+    );
+    let limits = "procedure_labels = true\n[metrics]\nmax_department_labels = 1\n\
+                  max_procedure_labels = 1\n";
+    let s = setup(dir.path(), None, &more, limits).await;
+    s.poller.poll(PollMode::Incremental).await.unwrap();
+    let now = NOW.parse().unwrap();
+    for _ in 0..2 {
+        s.evaluator.refresh(now).await.unwrap();
+    }
+    let exposition = s.metrics.render();
+    let m = |series: &str| metric_value(&exposition, series);
+    assert_eq!(
+        m(r#"hcc_dossiers_open{department="SO_NNMT",sla_state="overdue",source="s"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        m(r#"hcc_dossiers_resolved{department="other",outcome="early",period="month",source="s"}"#),
+        Some(2.0),
+        "F and H add up in one series"
+    );
+    assert_eq!(
+        m(
+            r#"hcc_dossiers_resolved{department="SO_TU_PHAP",outcome="early",period="month",source="s"}"#
+        ),
+        None
+    );
+    assert_eq!(
+        m(r#"hcc_dossier_processing_working_seconds_count{department="other",source="s"}"#),
+        Some(2.0),
+        "scored under the folded label too"
+    );
+    assert_eq!(
+        m(
+            r#"hcc_dossiers_open_by_procedure{department="SO_NNMT",procedure="PX",sla_state="overdue",source="s"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        m(
+            r#"hcc_dossiers_open_by_procedure{department="SO_NNMT",procedure="other",sla_state="on_track",source="s"}"#
+        ),
+        Some(1.0),
+        "E's procedure PZ is folded"
+    );
+    assert_eq!(
+        m(r#"hcc_labels_folded_total{label="department"}"#),
+        Some(2.0),
+        "two departments, each counted once over two cycles"
+    );
+    assert_eq!(
+        m(r#"hcc_labels_folded_total{label="procedure"}"#),
+        Some(1.0)
+    );
+    assert_eq!(m(r#"hcc_labels_folded_total{label="stage"}"#), Some(0.0));
+    s.store.close().await;
 }

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use hcc_monitor::config::{Config, Secret};
+use hcc_monitor::config::{
+    Config, MAX_DEPARTMENT_LABELS, MAX_PROCEDURE_LABELS, MetricsConfig, Secret,
+};
 
 use crate::helpers::app::TestApp;
 
@@ -27,6 +29,15 @@ fn the_example_config_parses_with_every_section() {
         "secrets come from the environment"
     );
     assert!(config.calendar.covered_until().is_some());
+    assert!(config.sources[0].procedure_labels);
+    assert_eq!(
+        config.metrics,
+        MetricsConfig {
+            max_procedure_labels: MAX_PROCEDURE_LABELS,
+            max_department_labels: MAX_DEPARTMENT_LABELS,
+        },
+        "the example shows the defaults"
+    );
 }
 
 #[tokio::test]

@@ -278,5 +278,10 @@ async fn stages_beyond_the_label_limit_are_folded_into_other() {
         m(&stage_series("hcc_stage_working_seconds_sum", "other")),
         Some(60.0 + 9.0 * 60.0)
     );
+    assert_eq!(
+        m(r#"hcc_labels_folded_total{label="stage"}"#),
+        Some(2.0),
+        "buoc_51 and buoc_52"
+    );
     store.close().await;
 }
