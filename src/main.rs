@@ -106,6 +106,18 @@ enum Command {
         #[arg(long, default_value = "hcc-office-hours")]
         name: String,
     },
+    /// List, queue again (retry) or discard emails of the outbox, e.g. the dead ones after the
+    /// mail server is fixed; each changed row is logged. Works while the service runs.
+    Outbox {
+        #[arg(value_enum)]
+        action: hcc_monitor::notify::OutboxAction,
+        #[arg(short, long, env = "HCC_CONFIG")]
+        config: PathBuf,
+        #[command(flatten)]
+        selection: hcc_monitor::notify::OutboxSelection,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+    },
     /// Send one test email straight away through the configured transport (not the outbox).
     SendTestEmail {
         #[arg(short, long, env = "HCC_CONFIG")]
@@ -303,6 +315,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 CalendarFormat::Ical => print!("{}", calendar.ical(Utc::now())),
             }
         }
+        Command::Outbox {
+            action,
+            config,
+            selection,
+            format,
+        } => {
+            let config = Config::load(&config)?;
+            let store = Store::open_and_migrate(&config.store).await?;
+            let dry_run = selection.dry_run;
+            let filter = selection.filter().map_err(anyhow::Error::msg)?;
+            let outcome = hcc_monitor::notify::act_on_outbox(
+                &store,
+                action,
+                filter,
+                dry_run,
+                "cli",
+                Utc::now(),
+            )
+            .await?;
+            store.close().await;
+            match format {
+                ListFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+                ListFormat::Table => print_outbox(&outcome, config.calendar.time_zone()),
+            }
+        }
         Command::SendTestEmail { config, to, as_of } => {
             let config = Config::load(&config)?;
             let to: lettre::Address = to
@@ -390,6 +427,58 @@ async fn serve(config: Config, extra: Option<hcc_monitor::scheduler::Job>) -> an
     println!("serving on http://{}/metrics", app.local_addr());
     app.run_until_stopped(shutdown).await?;
     Ok(())
+}
+
+fn print_outbox(outcome: &hcc_monitor::notify::OutboxOutcome, tz: chrono_tz::Tz) {
+    let local = |t: i64| {
+        DateTime::from_timestamp(t, 0).map_or_else(String::new, |t| {
+            t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+        })
+    };
+    let mut rows = vec![
+        [
+            "queued",
+            "level",
+            "to",
+            "state",
+            "attempts",
+            "last error",
+            "message id",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    rows.extend(outcome.matched.iter().map(|e| {
+        vec![
+            local(e.created_at),
+            e.level.clone(),
+            e.recipient.clone(),
+            e.state.clone(),
+            e.attempts.to_string(),
+            e.last_error.clone().unwrap_or_default(),
+            e.message_id.clone(),
+        ]
+    }));
+    print!("{}", hcc_monitor::table::align(&rows, 7));
+    let verb = match outcome.action {
+        hcc_monitor::notify::OutboxAction::List => "listed",
+        hcc_monitor::notify::OutboxAction::Retry => "queued again",
+        hcc_monitor::notify::OutboxAction::Discard => "discarded",
+    };
+    if outcome.dry_run {
+        println!(
+            "{} emails match; dry run, nothing changed",
+            outcome.matched.len()
+        );
+    } else if outcome.action == hcc_monitor::notify::OutboxAction::List {
+        println!("{} emails {verb}", outcome.matched.len());
+    } else {
+        println!(
+            "{} of {} emails {verb}",
+            outcome.changed,
+            outcome.matched.len()
+        );
+    }
 }
 
 fn print_handoffs(report: &hcc_monitor::handoff::HandoffReport, tz: chrono_tz::Tz) {

@@ -129,3 +129,24 @@ pub async fn outbox(
         crate::notify::outbox_status(&state.store, limit).await?,
     ))
 }
+
+/// `POST /api/v1/outbox/{list|retry|discard}`: the IT page's buttons and `hcc-monitor outbox`
+/// alike; the answer lists the rows named (recipients masked) and how many changed.
+pub async fn outbox_action(
+    State(state): State<AppState>,
+    axum::extract::Path(action): axum::extract::Path<crate::notify::OutboxAction>,
+    Query(selection): Query<crate::notify::OutboxSelection>,
+) -> Result<Json<crate::notify::OutboxOutcome>, ApiError> {
+    let dry_run = selection.dry_run;
+    let filter = selection.filter().map_err(ApiError::BadRequest)?;
+    let outcome = crate::notify::act_on_outbox(
+        &state.store,
+        action,
+        filter,
+        dry_run,
+        "api",
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Json(outcome))
+}

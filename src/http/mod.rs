@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/summary", get(api::summary))
         .route("/api/v1/handoffs", get(handoffs::stuck))
         .route("/api/v1/outbox", get(api::outbox))
+        .route("/api/v1/outbox/{action}", post(api::outbox_action))
         .route("/-/reload", post(reload))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

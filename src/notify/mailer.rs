@@ -74,6 +74,14 @@ impl MailError {
         }
     }
 
+    /// The server's reply code, when it answered with one.
+    pub fn code(&self) -> Option<String> {
+        match self {
+            MailError::Smtp(e) => e.status().map(|c| c.to_string()),
+            _ => None,
+        }
+    }
+
     /// A 5xx answer: the server will refuse the same message again, so retrying is pointless.
     pub fn is_permanent(&self) -> bool {
         match self {

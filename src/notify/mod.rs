@@ -8,6 +8,8 @@
 mod context;
 mod mailer;
 mod message;
+mod recovery;
+mod refusals;
 mod templates;
 
 use std::collections::BTreeMap;
@@ -21,6 +23,7 @@ use serde::Serialize;
 
 pub use mailer::{MailError, Mailer, Sent, mask, reason};
 pub use message::message_id;
+pub use recovery::{OutboxAction, OutboxOutcome, OutboxSelection, act_on_outbox};
 pub use templates::{Kind, Rendered, TemplateError, Templates};
 
 use crate::calendar::Calendar;
@@ -90,6 +93,7 @@ pub struct Notifier {
     clock: Arc<dyn Clock>,
     templates: Templates,
     mailer: Mailer,
+    refusals: std::sync::Mutex<refusals::Refusals>,
 }
 
 impl Notifier {
@@ -126,6 +130,7 @@ impl Notifier {
             clock,
             templates,
             mailer,
+            refusals: Default::default(),
         }
     }
 
@@ -320,6 +325,7 @@ impl Notifier {
             }
             match self.send(&row).await {
                 Ok(()) => {
+                    self.refusals().accepted();
                     self.store
                         .record_attempt(&row.message_key, Attempt::Sent, now)
                         .await?;
@@ -337,12 +343,12 @@ impl Notifier {
                     run.sent += 1;
                 }
                 Err(e) => {
-                    self.failed(&row, &e, now).await?;
+                    let server_fault = self.failed(&row, &e, now).await?;
                     run.failed += 1;
-                    // The server cannot be reached: the rest of the batch waits for the next
-                    // run instead of each waiting out its own timeout now.
-                    run.unreachable =
-                        [reason::CONNECT, reason::TIMEOUT, reason::TLS].contains(&e.class());
+                    // The server cannot be reached, or refuses everything: the rest of the
+                    // batch waits for the next run instead of failing one by one now.
+                    run.unreachable = server_fault
+                        || [reason::CONNECT, reason::TIMEOUT, reason::TLS].contains(&e.class());
                 }
             }
         }
@@ -359,15 +365,30 @@ impl Notifier {
         result
     }
 
+    fn refusals(&self) -> std::sync::MutexGuard<'_, refusals::Refusals> {
+        self.refusals.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a failed attempt; true when it is the server's fault rather than the message's
+    /// (a burst of identical refusals), in which case its earlier victims are queued again.
     async fn failed(
         &self,
         row: &OutboxRow,
         e: &MailError,
         now: DateTime<Utc>,
-    ) -> Result<(), NotifyError> {
+    ) -> Result<bool, NotifyError> {
         let class = e.class();
         let attempts = row.attempts + 1;
-        let dead = e.is_permanent() || attempts >= i64::from(self.config.mail.max_attempts);
+        let verdict = match (e.is_permanent(), e.code()) {
+            (true, Some(code)) => {
+                self.refusals()
+                    .record(now, &row.message_key, &row.recipient, &code)
+            }
+            _ => refusals::Verdict::Message,
+        };
+        let server_fault = matches!(verdict, refusals::Verdict::Server { .. });
+        let dead = (e.is_permanent() && !server_fault)
+            || attempts >= i64::from(self.config.mail.max_attempts);
         let next = now + self.backoff(row.attempts);
         let next = if row.working_hours_only != 0 {
             self.calendar.next_opening(next)
@@ -382,12 +403,18 @@ impl Notifier {
             .with_label_values(&[&row.level, class])
             .inc();
         let to = mask(&row.recipient);
+        let revived = match &verdict {
+            refusals::Verdict::Server { revive } => self.store.outbox_revive(revive, next).await?,
+            refusals::Verdict::Message => 0,
+        };
         if dead {
-            tracing::error!(level = %row.level, %to, message_id = %row.message_id, attempts, reason = class, error = %e, "email given up (dead)");
+            tracing::error!(level = %row.level, %to, message_id = %row.message_id, attempts, reason = class, error = %e, revived, "email given up (dead)");
+        } else if server_fault {
+            tracing::error!(level = %row.level, %to, message_id = %row.message_id, attempts, reason = class, error = %e, revived, next_attempt_at = %next, "the mail server refuses every message with the same answer: a server fault, the emails stay queued");
         } else {
             tracing::warn!(level = %row.level, %to, message_id = %row.message_id, attempts, reason = class, error = %e, next_attempt_at = %next, "email not sent; will retry");
         }
-        Ok(())
+        Ok(server_fault)
     }
 
     /// `retry_initial` doubled per earlier attempt, at most `retry_max`.

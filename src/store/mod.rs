@@ -17,7 +17,7 @@ pub use evaluation::{EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts
 pub use handoffs::{Arrival, PendingHandoff};
 pub use instance_lock::InstanceLock;
 pub use outbox::{
-    Attempt, EscalationKey, NewMessage, OutboxEntry, OutboxRow, state as outbox_state,
+    Attempt, EscalationKey, NewMessage, OutboxEntry, OutboxFilter, OutboxRow, state as outbox_state,
 };
 pub use stages::{VisitKey, VisitRow, stages_watermark_key};
 

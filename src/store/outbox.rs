@@ -13,6 +13,14 @@ pub mod state {
     pub const PENDING: &str = "pending";
     pub const SENT: &str = "sent";
     pub const DEAD: &str = "dead";
+    /// Taken out by an operator (`outbox discard`): never sent, kept for the record.
+    pub const DISCARDED: &str = "discarded";
+
+    pub fn parse(s: &str) -> Option<&'static str> {
+        [PENDING, SENT, DEAD, DISCARDED]
+            .into_iter()
+            .find(|x| *x == s)
+    }
 }
 
 /// An escalation decided: the outbox's unique key.
@@ -52,6 +60,9 @@ pub struct OutboxRow {
 /// An outbox row as the API shows it: no body, the recipient masked by the caller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct OutboxEntry {
+    /// Internal: it holds the recipient's address, which never leaves unmasked.
+    #[serde(skip)]
+    pub message_key: String,
     pub message_id: String,
     pub level: String,
     pub recipient: String,
@@ -224,13 +235,163 @@ impl Store {
     /// The latest emails queued, newest first.
     pub async fn outbox_latest(&self, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
         on_pool!(self, p => sqlx::query_as(
-            "SELECT message_id, level, recipient, state, attempts, last_error, created_at, \
-             next_attempt_at, sent_at FROM outbox ORDER BY created_at DESC, message_key LIMIT $1",
+            "SELECT message_key, message_id, level, recipient, state, attempts, last_error, \
+             created_at, next_attempt_at, sent_at FROM outbox \
+             ORDER BY created_at DESC, message_key LIMIT $1",
         )
         .bind(limit)
         .fetch_all(p)
         .await)
         .map_err(failed("reading the outbox"))
+    }
+}
+
+/// Which outbox rows an operator means: every given condition holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxFilter {
+    /// Empty: every state.
+    pub states: Vec<&'static str>,
+    pub level: Option<String>,
+    /// Compared without regard to case, as mail systems do.
+    pub recipient: Option<String>,
+    /// The last error's class (`rejected`, `auth`, ...).
+    pub reason: Option<String>,
+    /// Queued at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Queued before.
+    pub until: Option<DateTime<Utc>>,
+}
+
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
+impl OutboxFilter {
+    /// The WHERE clause with `$n` placeholders, and what they stand for, in order.
+    fn clause(&self) -> (String, Vec<Param>) {
+        let mut terms = Vec::new();
+        let mut params = Vec::new();
+        let next = |p: Param, params: &mut Vec<Param>| {
+            params.push(p);
+            format!("${}", params.len())
+        };
+        if !self.states.is_empty() {
+            let states: Vec<String> = self
+                .states
+                .iter()
+                .map(|s| next(Param::Text((*s).to_owned()), &mut params))
+                .collect();
+            terms.push(format!("state IN ({})", states.join(", ")));
+        }
+        if let Some(level) = &self.level {
+            terms.push(format!(
+                "level = {}",
+                next(Param::Text(level.clone()), &mut params)
+            ));
+        }
+        if let Some(to) = &self.recipient {
+            let to = Param::Text(to.to_lowercase());
+            terms.push(format!("lower(recipient) = {}", next(to, &mut params)));
+        }
+        if let Some(reason) = &self.reason {
+            let reason = Param::Text(reason.clone());
+            terms.push(format!("last_error = {}", next(reason, &mut params)));
+        }
+        if let Some(t) = self.since {
+            let t = Param::Int(t.timestamp());
+            terms.push(format!("created_at >= {}", next(t, &mut params)));
+        }
+        if let Some(t) = self.until {
+            let t = Param::Int(t.timestamp());
+            terms.push(format!("created_at < {}", next(t, &mut params)));
+        }
+        let clause = if terms.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", terms.join(" AND "))
+        };
+        (clause, params)
+    }
+}
+
+impl Store {
+    /// The rows `filter` names, oldest first, at most `limit`.
+    pub async fn outbox_find(
+        &self,
+        filter: &OutboxFilter,
+        limit: i64,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let (clause, params) = filter.clause();
+        let sql = format!(
+            "SELECT message_key, message_id, level, recipient, state, attempts, last_error, \
+             created_at, next_attempt_at, sent_at FROM outbox{clause} \
+             ORDER BY created_at, message_key LIMIT {limit}"
+        );
+        on_pool!(self, p => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for param in params {
+                q = match param {
+                    Param::Text(v) => q.bind(v),
+                    Param::Int(v) => q.bind(v),
+                };
+            }
+            q.fetch_all(p).await
+        })
+        .map_err(failed("reading the outbox"))
+    }
+
+    /// Puts dead emails back in the queue, due at `now` with a fresh count of attempts: the same
+    /// row, so the same Message-ID and bytes. Rows no longer dead are left alone. Returns how
+    /// many were revived.
+    pub async fn outbox_revive(
+        &self,
+        keys: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.outbox_update(
+            keys,
+            "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = $1 \
+             WHERE message_key = $2 AND state = 'dead'",
+            now,
+        )
+        .await
+    }
+
+    /// Takes pending or dead emails out of the queue for good; the rows stay, `discarded`.
+    pub async fn outbox_discard(
+        &self,
+        keys: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.outbox_update(
+            keys,
+            "UPDATE outbox SET state = 'discarded', next_attempt_at = $1 \
+             WHERE message_key = $2 AND state IN ('pending', 'dead')",
+            now,
+        )
+        .await
+    }
+
+    async fn outbox_update(
+        &self,
+        keys: &[String],
+        sql: &'static str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut changed = 0;
+        for key in keys {
+            changed += on_tx!(tx, conn => sqlx::query(sql)
+                .bind(now.timestamp())
+                .bind(key)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))
+            .map_err(failed("changing outbox rows"))?;
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 }
 

@@ -13,6 +13,7 @@ mod example_config;
 mod handoffs;
 mod helpers;
 mod http;
+mod outbox_recovery;
 mod probes;
 mod reload;
 mod resilience;

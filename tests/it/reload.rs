@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use hcc_monitor::config::Config;
-use hcc_monitor::store::NewMessage;
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use crate::helpers::app::{TestApp, http_call, http_get, metric_value};
 use crate::helpers::eventually;
-use crate::helpers::smtp::{SmtpServer, free_port, mail, messages};
+use crate::helpers::smtp::{SmtpServer, delivered_ids, free_port, mail, queued_email};
 
 /// A SQLite source database `name`.db in `dir` holding `ids`, and its `[[source]]` section.
 async fn source(dir: &Path, name: &str, ids: &[&str]) -> String {
@@ -58,22 +57,6 @@ fn write_config(path: &Path, dir: &Path, listen: &str, sections: &[&str]) {
     std::fs::write(path, text).unwrap();
 }
 
-fn email(id: &str) -> NewMessage {
-    NewMessage {
-        key: format!("reload-test:{id}"),
-        message_id: format!("<{id}@hcc-monitor.test>"),
-        level: "centre_director".to_owned(),
-        recipient: "giam-doc@example.gov.vn".to_owned(),
-        body: format!(
-            "From: tthcc@example.gov.vn\r\nTo: giam-doc@example.gov.vn\r\nSubject: reload\r\n\
-             Message-ID: <{id}@hcc-monitor.test>\r\n\r\n{id}\r\n"
-        )
-        .into_bytes(),
-        working_hours_only: false,
-        next_attempt_at: Utc::now(),
-    }
-}
-
 async fn pending(app: &TestApp) -> i64 {
     let counts = app.store.outbox_counts().await.unwrap();
     counts
@@ -104,7 +87,7 @@ async fn a_reload_swaps_sources_refuses_a_broken_file_and_keeps_the_outbox() {
         None,
     )
     .await;
-    let queued = ["m1", "m2", "m3"].map(email);
+    let queued = ["m1", "m2", "m3"].map(|id| queued_email(id, "giam-doc@example.gov.vn"));
     app.store.enqueue(&queued, Utc::now()).await.unwrap();
     eventually("both sources polled", Duration::from_secs(20), || async {
         app.metric(r#"hcc_source_up{source="a"}"#).await == Some(1.0)
@@ -197,18 +180,7 @@ async fn a_reload_swaps_sources_refuses_a_broken_file_and_keeps_the_outbox() {
         app.metric("hcc_config_last_reload_successful").await,
         Some(1.0)
     );
-    eventually(
-        "the queued emails are delivered",
-        Duration::from_secs(20),
-        || async { messages(&maildir).len() >= 3 },
-    )
-    .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let mut ids: Vec<String> = messages(&maildir)
-        .into_iter()
-        .map(|m| m.message_id)
-        .collect();
-    ids.sort();
+    let ids = delivered_ids(&maildir, 3).await;
     assert_eq!(
         ids,
         [

@@ -34,10 +34,24 @@ impl SmtpServer {
     /// Starts the server on `port`, storing into `maildir` (created if missing), and returns
     /// once it accepts connections.
     pub async fn start(port: u16, maildir: &Path) -> SmtpServer {
-        let child = Command::new(python())
+        let mut command = Command::new(python());
+        command
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir)
+            .arg(maildir);
+        SmtpServer::spawn(command, port, maildir).await
+    }
+
+    /// An aiosmtpd that answers every recipient with `reply` (e.g. a relay misconfigured to
+    /// answer 500), storing nothing.
+    pub async fn start_refusing(port: u16, reply: &str) -> SmtpServer {
+        let mut command = Command::new(python());
+        command.args(["-c", REFUSING, &port.to_string(), reply]);
+        SmtpServer::spawn(command, port, Path::new("/nonexistent")).await
+    }
+
+    async fn spawn(mut command: Command, port: u16, maildir: &Path) -> SmtpServer {
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -97,6 +111,18 @@ pub struct MailFile {
     pub content: String,
 }
 
+const REFUSING: &str = r#"
+import sys, time
+from aiosmtpd.controller import Controller
+class Refuse:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return sys.argv[2]
+controller = Controller(Refuse(), hostname="127.0.0.1", port=int(sys.argv[1]))
+controller.start()
+while True:
+    time.sleep(3600)
+"#;
+
 const READ_MAILDIR: &str = r#"
 import json, mailbox, os, sys
 from email import policy
@@ -154,4 +180,40 @@ retry_max_secs = 2
 timeout_secs = 5
 "#
     )
+}
+
+/// An email queued straight into the outbox, due now at any hour, with Message-ID
+/// `<id@hcc-monitor.test>`.
+pub fn queued_email(id: &str, to: &str) -> hcc_monitor::store::NewMessage {
+    hcc_monitor::store::NewMessage {
+        key: format!("test:{id}"),
+        message_id: format!("<{id}@hcc-monitor.test>"),
+        level: "centre_director".to_owned(),
+        recipient: to.to_owned(),
+        body: format!(
+            "From: tthcc@example.gov.vn\r\nTo: {to}\r\nSubject: {id}\r\n\
+             Message-ID: <{id}@hcc-monitor.test>\r\n\r\n{id}\r\n"
+        )
+        .into_bytes(),
+        working_hours_only: false,
+        next_attempt_at: chrono::Utc::now(),
+    }
+}
+
+/// The Message-IDs delivered to `maildir`, sorted, once `n` have arrived and a few more drain
+/// runs have passed, so that a duplicate would be among them.
+pub async fn delivered_ids(maildir: &Path, n: usize) -> Vec<String> {
+    crate::helpers::eventually(
+        &format!("{n} emails delivered"),
+        Duration::from_secs(20),
+        || async { messages(maildir).len() >= n },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut ids: Vec<String> = messages(maildir)
+        .into_iter()
+        .map(|m| m.message_id)
+        .collect();
+    ids.sort();
+    ids
 }
