@@ -106,6 +106,7 @@ pub struct Metrics {
     pub stage_waiting_working: IntGaugeVec,
     pub due_changes: IntCounterVec,
     pub reappointed_more_than_once: IntGaugeVec,
+    pub index_progress_score: GaugeVec,
     pub calendar_coverage_end: Gauge,
     pub calendar_provisional: IntGaugeVec,
     pub office_open: IntGauge,
@@ -264,6 +265,14 @@ impl Metrics {
                 "hcc_dossiers_reappointed_more_than_once",
                 "Dossiers whose due date changed more than once (the rules allow one \
                  re-appointment).",
+                &["source", "department"],
+            ),
+            index_progress_score: float_gauge_vec(
+                "hcc_index_progress_score",
+                "Decision 766/QĐ-TTg's progress group, 0 to 20, over the current reporting month \
+                 ([reporting] period_start_day): 20 x (resolved early or on time + open within \
+                 their deadline now) / (resolved in the month + open now); more than one \
+                 supplement request counts as late. Absent for a department without dossiers.",
                 &["source", "department"],
             ),
             // DESIGN named this hcc_calendar_days_remaining; Prometheus wants base units and
@@ -435,6 +444,7 @@ impl Metrics {
             Box::new(self.stage_waiting_working.clone()),
             Box::new(self.due_changes.clone()),
             Box::new(self.reappointed_more_than_once.clone()),
+            Box::new(self.index_progress_score.clone()),
             Box::new(self.calendar_coverage_end.clone()),
             Box::new(self.calendar_provisional.clone()),
             Box::new(self.office_open.clone()),

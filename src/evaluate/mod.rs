@@ -7,14 +7,15 @@ mod periods;
 mod stages;
 mod table;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use periods::{Period, periods};
+pub use pauses::supplement_requests;
+pub use periods::{Bounds, Period, PeriodStartDay, PeriodStartDayError, periods};
 pub use table::table;
 
 use crate::calendar::Calendar;
@@ -22,10 +23,12 @@ use crate::config::Config;
 use crate::dossier::Status;
 use crate::metrics::Metrics;
 use crate::sla::{
-    Evaluation, OpenDossier, Outcome, SlaPolicy, SlaState, evaluate, outcome, paused_working_secs,
+    Evaluation, OpenDossier, Outcome, ProgressTally, SlaPolicy, SlaState, evaluate, outcome,
+    paused_working_secs,
 };
 use crate::store::{
-    EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, Scored, Store, StoreError, instant,
+    EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, ResolvedOutcome, Scored, Store,
+    StoreError, instant,
 };
 use prometheus::IntGaugeVec;
 
@@ -78,6 +81,8 @@ pub struct Evaluator {
     metrics: Arc<Metrics>,
     calendar: Arc<Calendar>,
     policy: SlaPolicy,
+    /// The reporting month of the progress gauge starts on this day.
+    period_start_day: PeriodStartDay,
     procedure_labels: HashSet<String>,
     /// Due-change totals already added to the counter, so each cycle adds only what is new.
     counted_due_changes: Mutex<HashMap<(String, String), i64>>,
@@ -92,6 +97,7 @@ impl Evaluator {
             metrics,
             calendar: config.calendar.clone(),
             policy: config.sla,
+            period_start_day: config.reporting.period_start_day,
             procedure_labels: config
                 .sources
                 .iter()
@@ -105,6 +111,11 @@ impl Evaluator {
 
     pub fn calendar(&self) -> &Calendar {
         &self.calendar
+    }
+
+    /// `[reporting] period_start_day`: the API's reports and the progress gauge use it.
+    pub fn period_start_day(&self) -> PeriodStartDay {
+        self.period_start_day
     }
 
     /// One dossier through the SLA engine at `now`.
@@ -203,6 +214,9 @@ impl Evaluator {
         let by_status = self.store.count_by_status().await?;
         let due_totals = self.store.due_change_totals().await?;
         let in_stage = self.follow_stages(now, &open).await?;
+        let month = Period::Month.bounds(now, tz, self.period_start_day);
+        let outcomes = self.store.resolved_outcomes(month.start, now).await?;
+        let progress = progress_by_department(&open, &outcomes, &changes, now);
 
         let m = &self.metrics;
         m.rebuild(|| {
@@ -255,6 +269,14 @@ impl Evaluator {
                 m.stage_waiting_working
                     .with_label_values(&labels)
                     .set(*waiting);
+            }
+            m.index_progress_score.reset();
+            for ((source, department), tally) in &progress {
+                if let Some(score) = tally.score() {
+                    m.index_progress_score
+                        .with_label_values(&[source, department])
+                        .set(score);
+                }
             }
             m.reappointed_more_than_once.reset();
             for (s, d, _, more_than_once) in &due_totals {
@@ -339,6 +361,38 @@ impl Evaluator {
         }
         scored
     }
+}
+
+/// Decision 766's progress tally per (source, department) over a period up to `now`: the
+/// dossiers resolved in it (`resolved`) and the ones open at `now`, judged at `now`.
+fn progress_by_department(
+    open: &[OpenView],
+    resolved: &[ResolvedOutcome],
+    changes: &HashMap<(String, String), Vec<PauseChange>>,
+    now: DateTime<Utc>,
+) -> BTreeMap<(String, String), ProgressTally> {
+    let mut tallies: BTreeMap<(String, String), ProgressTally> = BTreeMap::new();
+    let supplements = |source: &str, id: &str| {
+        supplement_requests(
+            changes.get(&(source.to_string(), id.to_string())),
+            now.timestamp(),
+        )
+    };
+    for r in resolved {
+        if let Some(o) = Outcome::parse(&r.outcome) {
+            tallies
+                .entry((r.source.clone(), r.department.clone()))
+                .or_default()
+                .resolved(o, supplements(&r.source, &r.dossier_id));
+        }
+    }
+    for v in open {
+        tallies
+            .entry((v.source.clone(), v.department.clone()))
+            .or_default()
+            .open(&v.evaluation, now, supplements(&v.source, &v.dossier_id));
+    }
+    tallies
 }
 
 /// Resolved dossiers scored per read: bounds memory when a million historic ones are scored at

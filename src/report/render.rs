@@ -12,7 +12,7 @@ pub enum Format {
     Csv,
 }
 
-const HEADERS: [&str; 15] = [
+const HEADERS: [&str; 16] = [
     "Đơn vị",
     "Tiếp nhận",
     "Kỳ trước chuyển sang",
@@ -27,6 +27,7 @@ const HEADERS: [&str; 15] = [
     "Trong hạn",
     "Quá hạn (đang giải quyết)",
     "Tạm dừng",
+    "Điểm tiến độ (766)",
     "Tỷ lệ đúng hạn",
 ];
 
@@ -35,6 +36,13 @@ pub const TOTAL_LABEL: &str = "Tổng cộng";
 fn rate(r: &ReportRow) -> String {
     r.on_time_rate()
         .map_or("-".to_string(), |x| format!("{:.1}%", x * 100.0))
+}
+
+/// Decision 766's progress points out of 20, or "-" when nothing was handled.
+pub fn progress_points(r: &ReportRow) -> String {
+    r.progress
+        .score()
+        .map_or("-".to_string(), |x| format!("{x:.2}"))
 }
 
 fn cells(r: &ReportRow, name: &str) -> Vec<String> {
@@ -57,6 +65,7 @@ fn cells(r: &ReportRow, name: &str) -> Vec<String> {
         ]
         .map(|n| n.to_string()),
     );
+    v.push(progress_points(r));
     v.push(rate(r));
     v
 }
@@ -75,13 +84,16 @@ struct JsonRow<'a> {
     #[serde(flatten)]
     row: &'a ReportRow,
     on_time_rate: Option<f64>,
+    progress_score: Option<f64>,
 }
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
     period: &'a str,
+    period_start_day: u32,
     from: String,
     to: String,
+    as_of: String,
     rows: Vec<JsonRow<'a>>,
     total: JsonRow<'a>,
 }
@@ -92,11 +104,14 @@ pub fn render(report: &Report, format: Format) -> String {
             let row = |r| JsonRow {
                 row: r,
                 on_time_rate: r.on_time_rate(),
+                progress_score: r.progress.score(),
             };
             let json = JsonReport {
                 period: report.period.as_str(),
+                period_start_day: report.period_start_day.get(),
                 from: report.from.to_rfc3339(),
                 to: report.to.to_rfc3339(),
+                as_of: report.as_of.to_rfc3339(),
                 rows: report.rows.iter().map(row).collect(),
                 total: row(&report.total),
             };
@@ -128,10 +143,12 @@ pub fn render(report: &Report, format: Format) -> String {
                     .to_string()
             };
             let mut out = format!(
-                "Báo cáo tình hình giải quyết hồ sơ theo {} (từ {} đến {})\n",
+                "Báo cáo tình hình giải quyết hồ sơ theo {} (kỳ báo cáo từ {} đến {}; số liệu \
+                 đến {})\n",
                 report.period.label_vi(),
                 local(report.from),
-                local(report.to)
+                local(report.to),
+                local(report.as_of)
             );
             out.push_str(&crate::table::align(&all, 1));
             out

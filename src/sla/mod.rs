@@ -10,6 +10,7 @@ mod catalogue;
 mod escalation;
 mod format;
 mod outcome;
+mod progress;
 mod settings;
 mod state;
 
@@ -20,5 +21,6 @@ pub use catalogue::{Catalogue, Procedure, StatutoryTime, StatutoryTimeError};
 pub use escalation::{Condition, Decision, LevelRule, Previous, current_level, decide};
 pub use format::format_working_duration;
 pub use outcome::{OnTimeRule, Outcome, outcome};
+pub use progress::ProgressTally;
 pub use settings::{DueSoon, SlaPolicy, SlaSettings, SlaSettingsError};
 pub use state::{Evaluation, OpenDossier, PauseSpan, SlaState, evaluate, paused_working_secs};

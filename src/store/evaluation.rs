@@ -126,6 +126,23 @@ static REPORT_ROWS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// A resolved dossier's decided outcome, for the progress score.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ResolvedOutcome {
+    pub source: String,
+    pub dossier_id: String,
+    pub department: String,
+    pub outcome: String,
+}
+
+fn resolved_outcomes_sql(hint: &str) -> String {
+    format!(
+        "SELECT source, dossier_id, department, outcome FROM dossiers {hint}\
+         WHERE vanished_at IS NULL AND resolved_at >= $1 AND resolved_at <= $2 \
+         AND outcome IS NOT NULL"
+    )
+}
+
 /// Exactly the `dossiers_unscored` index's condition; rows with a result date but an open status
 /// are left to the caller. SQLite is told the index: without statistics it reads `resolved_at IS
 /// NOT NULL` as a range and walks every resolved dossier instead.
@@ -335,6 +352,23 @@ impl Store {
             .collect())
     }
 
+    /// Dossiers resolved in [from, to] with their decided outcome: (source, dossier id,
+    /// department, outcome). Read per dossier, not counted, because a dossier's supplement
+    /// requests (in the status history) can turn its outcome late for the progress score.
+    pub async fn resolved_outcomes(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ResolvedOutcome>, StoreError> {
+        let sql = resolved_outcomes_sql(&self.index_hint("dossiers_by_resolved"));
+        on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .bind(from.timestamp())
+            .bind(to.timestamp())
+            .fetch_all(p)
+            .await)
+        .map_err(failed("reading the outcomes of a period"))
+    }
+
     /// Per (source, department): due-date changes observed in all, and dossiers re-appointed
     /// more than once (the rules allow one re-appointment).
     pub async fn due_change_totals(&self) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
@@ -413,6 +447,14 @@ mod tests {
         assert!(
             by_status.contains("COVERING INDEX dossiers_by_status"),
             "{by_status}"
+        );
+        let outcomes = plan(resolved_outcomes_sql(
+            &store.index_hint("dossiers_by_resolved"),
+        ))
+        .await;
+        assert!(
+            outcomes.contains("INDEX dossiers_by_resolved (resolved_at>? AND resolved_at<?)"),
+            "{outcomes}"
         );
         let unscored = plan(UNSCORED_SQLITE.clone()).await;
         assert!(unscored.contains("dossiers_unscored"), "{unscored}");
