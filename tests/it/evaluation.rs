@@ -102,6 +102,14 @@ async fn scenario(store_url: Option<String>) {
         m(r#"hcc_dossier_overdue_working_seconds_sum{department="SO_NNMT",source="s"}"#),
         Some(3.0 * 3600.0)
     );
+    // Decision 766's progress over March: Sở NN&MT handled C (open, overdue), D (open, within)
+    // and G (resolved late) = 20 × 1 / 3; Sở Tư pháp F (early) = 20.
+    let score = m(r#"hcc_index_progress_score{department="SO_NNMT",source="s"}"#).unwrap();
+    assert!((score - 20.0 / 3.0).abs() < 1e-9, "{score}");
+    assert_eq!(
+        m(r#"hcc_index_progress_score{department="SO_TU_PHAP",source="s"}"#),
+        Some(20.0)
+    );
 
     // D is re-appointed twice and C is resolved; a second cycle must not observe G again.
     for (due, u) in [
@@ -147,6 +155,9 @@ async fn scenario(store_url: Option<String>) {
         Some(1.0),
         "C resolved today, a day late"
     );
+    // C is now resolved late rather than open overdue: still 1 of 3 in time.
+    let score = m(r#"hcc_index_progress_score{department="SO_NNMT",source="s"}"#).unwrap();
+    assert!((score - 20.0 / 3.0).abs() < 1e-9, "{score}");
     store.close().await;
 }
 
