@@ -262,33 +262,59 @@ mod tests {
 
     #[test]
     fn other_cut_offs_and_calendar_periods() {
-        // Vĩnh Phúc's window: the 21st to the 20th.
-        assert_eq!(
-            local_bounds(Period::Month, "2027-02-20 23:59:59", 21),
-            "21/01/2027..20/02/2027"
-        );
-        assert_eq!(
-            local_bounds(Period::Month, "2027-02-21 00:00:00", 21),
-            "21/02/2027..20/03/2027"
-        );
-        // The default: calendar periods, whose boundary is local midnight of the 1st.
-        assert_eq!(
-            local_bounds(Period::Month, "2026-12-31 23:59:59", 1),
-            "01/12/2026..31/12/2026"
-        );
-        assert_eq!(
-            local_bounds(Period::Quarter, "2027-01-01 00:00:00", 1),
-            "01/01/2027..31/03/2027"
-        );
-        assert_eq!(
-            local_bounds(Period::Year, "2026-12-31 23:59:59", 1),
-            "01/01/2026..31/12/2026"
-        );
-        // Days and weeks ignore the cut-off.
-        assert_eq!(
-            local_bounds(Period::Week, "2026-12-20 10:00:00", 15),
-            "14/12/2026..20/12/2026"
-        );
+        for (period, at, start_day, expected) in [
+            // Vĩnh Phúc's window: the 21st to the 20th.
+            (
+                Period::Month,
+                "2027-02-20 23:59:59",
+                21,
+                "21/01/2027..20/02/2027",
+            ),
+            (
+                Period::Month,
+                "2027-02-21 00:00:00",
+                21,
+                "21/02/2027..20/03/2027",
+            ),
+            // The default: calendar periods, whose boundary is local midnight of the 1st.
+            (
+                Period::Month,
+                "2026-12-31 23:59:59",
+                1,
+                "01/12/2026..31/12/2026",
+            ),
+            (
+                Period::Quarter,
+                "2027-01-01 00:00:00",
+                1,
+                "01/01/2027..31/03/2027",
+            ),
+            (
+                Period::Year,
+                "2026-12-31 23:59:59",
+                1,
+                "01/01/2026..31/12/2026",
+            ),
+            // Days and weeks ignore the cut-off.
+            (
+                Period::Week,
+                "2026-12-20 10:00:00",
+                15,
+                "14/12/2026..20/12/2026",
+            ),
+            (
+                Period::Day,
+                "2026-12-14 23:59:59",
+                15,
+                "14/12/2026..14/12/2026",
+            ),
+        ] {
+            assert_eq!(
+                local_bounds(period, at, start_day),
+                expected,
+                "{period:?} at {at}, starting on {start_day}"
+            );
+        }
     }
 
     #[test]

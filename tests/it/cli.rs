@@ -299,19 +299,22 @@ KQ = "resolved"
 
     // The reporting regime's month, cut off on the 15th: 15/2 00:00 to 14/3 23:59:59, so
     // every dossier here was received in the period and none carried over.
-    let cut = hcc(&[
-        "report",
-        "--config",
-        config,
-        "--as-of",
-        AS_OF,
-        "--period",
-        "month",
-        "--period-start-day",
-        "15",
-        "--format",
-        "json",
-    ]);
+    let cut_on_the_15th = |format: &str| {
+        hcc(&[
+            "report",
+            "--config",
+            config,
+            "--as-of",
+            AS_OF,
+            "--period",
+            "month",
+            "--period-start-day",
+            "15",
+            "--format",
+            format,
+        ])
+    };
+    let cut = cut_on_the_15th("json");
     assert!(cut.status.success(), "{}", text(&cut.stderr));
     let c: Value = serde_json::from_slice(&cut.stdout).unwrap();
     assert_eq!(
@@ -328,17 +331,7 @@ KQ = "resolved"
         ),
         (Some(8), Some(0))
     );
-    let table = hcc(&[
-        "report",
-        "--config",
-        config,
-        "--as-of",
-        AS_OF,
-        "--period",
-        "month",
-        "--period-start-day",
-        "15",
-    ]);
+    let table = cut_on_the_15th("table");
     let header = text(&table.stdout);
     assert!(
         header.starts_with(
