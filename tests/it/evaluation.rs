@@ -158,6 +158,30 @@ async fn scenario(store_url: Option<String>) {
     // C is now resolved late rather than open overdue: still 1 of 3 in time.
     let score = m(r#"hcc_index_progress_score{department="SO_NNMT",source="s"}"#).unwrap();
     assert!((score - 20.0 / 3.0).abs() < 1e-9, "{score}");
+
+    // D is asked for a supplement, resumes, and is asked again: two requests make it late
+    // though its deadline is days away, so Sở NN&MT has none of its 3 in time: a score of 0,
+    // not an absent series.
+    for (st, u) in [
+        ("supplement_requested", "2026-03-04 09:40:00"),
+        ("in_progress", "2026-03-04 09:45:00"),
+        ("supplement_requested", "2026-03-04 09:50:00"),
+    ] {
+        sqlite_exec(
+            &source,
+            &format!("UPDATE t SET st = '{st}', u = '{u}' WHERE id = 'D'"),
+        )
+        .await;
+        poller.poll(PollMode::Incremental).await.unwrap();
+    }
+    evaluator.refresh(now).await.unwrap();
+    assert_eq!(
+        metric_value(
+            &metrics.render(),
+            r#"hcc_index_progress_score{department="SO_NNMT",source="s"}"#
+        ),
+        Some(0.0)
+    );
     store.close().await;
 }
 
