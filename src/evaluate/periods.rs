@@ -21,10 +21,10 @@ pub enum Period {
 /// periods; 15 for the reporting regime's usual cut-off (Decree 09/2019: the month runs from the
 /// 15th of the previous month to the 14th, the year from 15/12 to 14/12). At most 28, so that
 /// every month has the day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct PeriodStartDay(u32);
 
-/// `PeriodStartDay::MAX`: the last day every month has.
+/// The last day every month has.
 const LAST_START_DAY: u32 = 28;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,9 +110,10 @@ impl Period {
     /// The local first day of the period containing `date` (weeks start on Monday).
     fn first_day(self, date: NaiveDate, start_day: PeriodStartDay) -> NaiveDate {
         let month_of = |d: NaiveDate| d.with_day(1).unwrap_or(d);
+        let cut_off = start_day != PeriodStartDay::FIRST;
         // The month a date reports in: with a cut-off on the 15th, 20/12 belongs to January's
         // period (15/12 to 14/01), so the calendar rules below apply to January.
-        let reporting_month = if date.day() >= start_day.0 && start_day != PeriodStartDay::FIRST {
+        let reporting_month = if cut_off && date.day() >= start_day.0 {
             month_of(date) + Months::new(1)
         } else {
             month_of(date)
@@ -123,18 +124,15 @@ impl Period {
                 return date - Duration::days(date.weekday().num_days_from_monday().into());
             }
             Period::Month => reporting_month,
-            Period::Quarter => {
-                let back = reporting_month.month0() % 3;
-                reporting_month - Months::new(back)
-            }
+            Period::Quarter => reporting_month - Months::new(reporting_month.month0() % 3),
             Period::Year => reporting_month.with_month(1).unwrap_or(reporting_month),
         };
-        if start_day == PeriodStartDay::FIRST {
-            first_month
-        } else {
-            // Days up to 28 exist in every month.
+        if cut_off {
+            // The cut-off day of the month before: days up to 28 exist in every month.
             let before = first_month - Months::new(1);
             before.with_day(start_day.0).unwrap_or(before)
+        } else {
+            first_month
         }
     }
 

@@ -3,16 +3,14 @@
 
 use std::sync::Arc;
 
+use crate::helpers::app::{config, metric_value};
+use crate::helpers::db::{Server, TestDb, sqlite_exec};
 use hcc_monitor::clock::FixedClock;
 use hcc_monitor::config::Secret;
 use hcc_monitor::evaluate::Evaluator;
 use hcc_monitor::metrics::Metrics;
 use hcc_monitor::source::{PollMode, Poller};
 use hcc_monitor::store::Store;
-use sqlx::{AssertSqlSafe, Connection, Executor};
-
-use crate::helpers::app::{config, metric_value};
-use crate::helpers::db::{Server, TestDb};
 
 /// Wednesday 4 March 2026, 10:00 in Hanoi (see cli.rs for the hand-worked deadlines).
 const NOW: &str = "2026-03-04T03:00:00Z";
@@ -24,13 +22,6 @@ INSERT INTO t VALUES
  ('D', 'PX', 'SO_NNMT', '2026-02-25 08:00:00', '2026-03-05 17:00:00', NULL, 'in_progress', '2026-02-25 08:00:00'),
  ('F', 'PX', 'SO_TU_PHAP', '2026-03-02 08:00:00', '2026-03-04 17:00:00', '2026-03-03 15:00:00', 'resolved', '2026-03-03 15:00:00'),
  ('G', 'PX', 'SO_NNMT', '2026-02-26 08:00:00', '2026-03-02 17:00:00', '2026-03-03 09:00:00', 'returned', '2026-03-03 09:00:00')";
-
-async fn sqlite_exec(url: &str, script: &str) {
-    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-    for s in script.split(";\n").filter(|s| !s.trim().is_empty()) {
-        conn.execute(AssertSqlSafe(s.to_string())).await.unwrap();
-    }
-}
 
 async fn scenario(store_url: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
