@@ -1,5 +1,5 @@
-//! SLA states, outcomes, statutory times and escalation planning (DESIGN §4-§6): pure
-//! functions of the calendar, the policy and a dossier's instants; no I/O.
+//! SLA states, outcomes, statutory times, escalation planning (DESIGN §4-§6) and Decision 766's
+//! progress score: pure functions of the calendar, the policy and a dossier's instants; no I/O.
 //!
 //! Pauses: working time spent in a paused status never counts as elapsed, and by default
 //! (`pause_extends_due`) moves the deadline later by as much. Callers computing the outcome of
