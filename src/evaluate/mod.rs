@@ -23,12 +23,11 @@ use crate::config::Config;
 use crate::dossier::Status;
 use crate::metrics::Metrics;
 use crate::sla::{
-    Evaluation, OpenDossier, Outcome, ProgressTally, SlaPolicy, SlaState, evaluate, outcome,
+    self, Evaluation, OpenDossier, Outcome, ProgressTally, SlaPolicy, SlaState, evaluate, outcome,
     paused_working_secs,
 };
 use crate::store::{
-    EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, ResolvedOutcome, Scored, Store,
-    StoreError, instant,
+    EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, Scored, Store, StoreError, instant,
 };
 use prometheus::IntGaugeVec;
 
@@ -214,9 +213,7 @@ impl Evaluator {
         let by_status = self.store.count_by_status().await?;
         let due_totals = self.store.due_change_totals().await?;
         let in_stage = self.follow_stages(now, &open).await?;
-        let month = Period::Month.bounds(now, tz, self.period_start_day);
-        let outcomes = self.store.resolved_outcomes(month.start, now).await?;
-        let progress = progress_by_department(&open, &outcomes, &changes, now);
+        let progress = self.progress(now, &open, &changes).await?;
 
         let m = &self.metrics;
         m.rebuild(|| {
@@ -311,6 +308,52 @@ impl Evaluator {
         Ok(())
     }
 
+    /// Decision 766's progress tally per (source, department) over the reporting month up to
+    /// `now`: the dossiers resolved in it, counted in SQL, then the few asked for supplements
+    /// too often overruled one by one; and the dossiers open now, judged now.
+    async fn progress(
+        &self,
+        now: DateTime<Utc>,
+        open: &[OpenView],
+        changes: &HashMap<(String, String), Vec<PauseChange>>,
+    ) -> Result<BTreeMap<(String, String), ProgressTally>, StoreError> {
+        let from = Period::Month
+            .bounds(now, self.calendar.time_zone(), self.period_start_day)
+            .start;
+        let supplements =
+            |key: &(String, String)| supplement_requests(changes.get(key), now.timestamp());
+        let mut tallies: BTreeMap<(String, String), ProgressTally> = BTreeMap::new();
+        for (source, department, outcome, count) in self.store.outcome_counts(from, now).await? {
+            if let Some(o) = Outcome::parse(&outcome) {
+                tallies
+                    .entry((source, department))
+                    .or_default()
+                    .resolved_many(o, count.unsigned_abs());
+            }
+        }
+        let asked_too_often: Vec<(String, String)> = changes
+            .keys()
+            .filter(|key| sla::asked_too_often(supplements(key)))
+            .cloned()
+            .collect();
+        for r in self.store.outcomes_of(&asked_too_often, from, now).await? {
+            if let (Some(o), Some(t)) = (
+                Outcome::parse(&r.outcome),
+                tallies.get_mut(&(r.source, r.department)),
+            ) {
+                t.overruled(o);
+            }
+        }
+        for v in open {
+            let key = (v.source.clone(), v.dossier_id.clone());
+            tallies
+                .entry((v.source.clone(), v.department.clone()))
+                .or_default()
+                .open(&v.evaluation, now, supplements(&key));
+        }
+        Ok(tallies)
+    }
+
     /// Decides the outcome of every dossier newly seen resolved, and observes its processing
     /// time once.
     async fn score_new(
@@ -361,38 +404,6 @@ impl Evaluator {
         }
         scored
     }
-}
-
-/// Decision 766's progress tally per (source, department) over a period up to `now`: the
-/// dossiers resolved in it (`resolved`) and the ones open at `now`, judged at `now`.
-fn progress_by_department(
-    open: &[OpenView],
-    resolved: &[ResolvedOutcome],
-    changes: &HashMap<(String, String), Vec<PauseChange>>,
-    now: DateTime<Utc>,
-) -> BTreeMap<(String, String), ProgressTally> {
-    let mut tallies: BTreeMap<(String, String), ProgressTally> = BTreeMap::new();
-    let supplements = |source: &str, id: &str| {
-        supplement_requests(
-            changes.get(&(source.to_string(), id.to_string())),
-            now.timestamp(),
-        )
-    };
-    for r in resolved {
-        if let Some(o) = Outcome::parse(&r.outcome) {
-            tallies
-                .entry((r.source.clone(), r.department.clone()))
-                .or_default()
-                .resolved(o, supplements(&r.source, &r.dossier_id));
-        }
-    }
-    for v in open {
-        tallies
-            .entry((v.source.clone(), v.department.clone()))
-            .or_default()
-            .open(&v.evaluation, now, supplements(&v.source, &v.dossier_id));
-    }
-    tallies
 }
 
 /// Resolved dossiers scored per read: bounds memory when a million historic ones are scored at

@@ -21,6 +21,6 @@ pub use catalogue::{Catalogue, Procedure, StatutoryTime, StatutoryTimeError};
 pub use escalation::{Condition, Decision, LevelRule, Previous, current_level, decide};
 pub use format::format_working_duration;
 pub use outcome::{OnTimeRule, Outcome, outcome};
-pub use progress::ProgressTally;
+pub use progress::{ProgressTally, asked_too_often};
 pub use settings::{DueSoon, SlaPolicy, SlaSettings, SlaSettingsError};
 pub use state::{Evaluation, OpenDossier, PauseSpan, SlaState, evaluate, paused_working_secs};

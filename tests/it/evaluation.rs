@@ -152,26 +152,39 @@ async fn scenario(store_url: Option<String>) {
 
     // D is asked for a supplement, resumes, and is asked again: two requests make it late
     // though its deadline is days away, so Sở NN&MT has none of its 3 in time: a score of 0,
-    // not an absent series.
-    for (st, u) in [
-        ("supplement_requested", "2026-03-04 09:40:00"),
-        ("in_progress", "2026-03-04 09:45:00"),
-        ("supplement_requested", "2026-03-04 09:50:00"),
+    // not an absent series. K (Sở Tư pháp) is asked twice too, then resolved early: late for
+    // the score, so F early and K = 20 × 1 / 2.
+    for change in [
+        "UPDATE t SET st = 'supplement_requested', u = '2026-03-04 09:40:00' WHERE id = 'D'",
+        "UPDATE t SET st = 'in_progress', u = '2026-03-04 09:45:00' WHERE id = 'D'",
+        "UPDATE t SET st = 'supplement_requested', u = '2026-03-04 09:50:00' WHERE id = 'D'",
+        "INSERT INTO t VALUES ('K', 'PX', 'SO_TU_PHAP', '2026-03-04 07:00:00', \
+         '2026-03-10 17:00:00', NULL, 'supplement_requested', '2026-03-04 09:51:00')",
+        "UPDATE t SET st = 'in_progress', u = '2026-03-04 09:52:00' WHERE id = 'K'",
+        "UPDATE t SET st = 'supplement_requested', u = '2026-03-04 09:53:00' WHERE id = 'K'",
+        "UPDATE t SET st = 'resolved', done = '2026-03-04 09:55:00', u = '2026-03-04 09:55:00' \
+         WHERE id = 'K'",
     ] {
-        sqlite_exec(
-            &source,
-            &format!("UPDATE t SET st = '{st}', u = '{u}' WHERE id = 'D'"),
-        )
-        .await;
+        sqlite_exec(&source, change).await;
         poller.poll(PollMode::Incremental).await.unwrap();
     }
     evaluator.refresh(now).await.unwrap();
+    let exposition = metrics.render();
+    let m = |series: &str| metric_value(&exposition, series);
     assert_eq!(
-        metric_value(
-            &metrics.render(),
-            r#"hcc_index_progress_score{department="SO_NNMT",source="s"}"#
-        ),
+        m(r#"hcc_index_progress_score{department="SO_NNMT",source="s"}"#),
         Some(0.0)
+    );
+    assert_eq!(
+        m(
+            r#"hcc_dossiers_resolved{department="SO_TU_PHAP",outcome="early",period="month",source="s"}"#
+        ),
+        Some(2.0),
+        "K is early by its dates"
+    );
+    assert_eq!(
+        m(r#"hcc_index_progress_score{department="SO_TU_PHAP",source="s"}"#),
+        Some(10.0)
     );
     store.close().await;
 }
