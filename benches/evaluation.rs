@@ -118,6 +118,7 @@ async fn run(rows: usize) {
     part!("pause_changes", store.pause_changes());
     part!("unscored", store.unscored(10_000));
     part!("resolved_counts", store.resolved_counts(p));
+    part!("outcome_counts", store.outcome_counts(p.month_start, now));
     part!("received_counts", store.received_counts(p));
     part!("count_by_status", store.count_by_status());
     part!("due_change_totals", store.due_change_totals());

@@ -30,11 +30,12 @@ pub mod metrics;
 pub mod notify;
 /// Equipment and software probes (HTTP, TCP, SQL) and software error counts.
 pub mod probe;
-/// The official report table per department and in total.
+/// The official report table per department and in total, with Decision 766's progress score.
 pub mod report;
 /// Cron jobs with timeouts, skip-if-running, panic capture and shutdown.
 pub mod scheduler;
-/// SLA states, outcomes and statutory times of dossiers, on the calendar (DESIGN §5; pure).
+/// SLA states, outcomes and statutory times of dossiers, on the calendar, and the progress
+/// score they make (DESIGN §5; pure).
 pub mod sla;
 /// Dossier sources: per-dialect readers, the row mapping, the poller.
 pub mod source;

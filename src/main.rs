@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use hcc_monitor::app::{Application, cancel_on_signals};
 use hcc_monitor::clock::{Clock, FixedClock, SystemClock};
 use hcc_monitor::config::Config;
-use hcc_monitor::evaluate::{Evaluator, Period};
+use hcc_monitor::evaluate::{Evaluator, Period, PeriodStartDay};
 use hcc_monitor::report;
 use hcc_monitor::source::{PollMode, Poller, SourcePool};
 use hcc_monitor::store::Store;
@@ -79,8 +79,13 @@ enum Command {
         config: PathBuf,
         #[arg(long)]
         as_of: Option<DateTime<Utc>>,
+        /// day, week (from Monday), month, quarter or year.
         #[arg(long, default_value = "day")]
         period: Period,
+        /// The day of the month monthly, quarterly and yearly periods start on (1 to 28; 15:
+        /// from the 15th of the previous month to the 14th). Default: [reporting] in the config.
+        #[arg(long)]
+        period_start_day: Option<PeriodStartDay>,
         #[arg(long, value_enum, default_value = "table")]
         format: report::Format,
     },
@@ -271,11 +276,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             as_of,
             period,
+            period_start_day,
             format,
         } => {
-            let (_, store, evaluator) = offline(&config).await?;
-            let r =
-                report::build(&store, &evaluator, period, as_of.unwrap_or_else(Utc::now)).await?;
+            let (config, store, evaluator) = offline(&config).await?;
+            let start_day = period_start_day.unwrap_or(config.reporting.period_start_day);
+            let as_of = as_of.unwrap_or_else(Utc::now);
+            let r = report::build(&store, &evaluator, period, start_day, as_of).await?;
             print!("{}", report::render(&r, format));
             store.close().await;
         }

@@ -107,6 +107,7 @@ pub struct Metrics {
     pub due_changes: IntCounterVec,
     pub reappointed_more_than_once: IntGaugeVec,
     pub labels_folded: IntCounterVec,
+    pub index_progress_score: GaugeVec,
     pub calendar_coverage_end: Gauge,
     pub calendar_provisional: IntGaugeVec,
     pub office_open: IntGauge,
@@ -274,6 +275,14 @@ impl Metrics {
                 "Label values counted as \"other\" because their source has more values of the \
                  label (department, procedure, stage) than its limit; each value counted once.",
                 &["label"],
+            ),
+            index_progress_score: float_gauge_vec(
+                "hcc_index_progress_score",
+                "Decision 766/QĐ-TTg's progress group, 0 to 20, over the current reporting month \
+                 ([reporting] period_start_day): 20 x (resolved early or on time + open within \
+                 their deadline now) / (resolved in the month + open now); more than one \
+                 supplement request counts as late. Absent for a department without dossiers.",
+                &["source", "department"],
             ),
             // DESIGN named this hcc_calendar_days_remaining; Prometheus wants base units and
             // promtool refuses days, so the end is a timestamp: days left = (it - time()) / 86400.
@@ -456,6 +465,7 @@ impl Metrics {
             Box::new(self.due_changes.clone()),
             Box::new(self.reappointed_more_than_once.clone()),
             Box::new(self.labels_folded.clone()),
+            Box::new(self.index_progress_score.clone()),
             Box::new(self.calendar_coverage_end.clone()),
             Box::new(self.calendar_provisional.clone()),
             Box::new(self.office_open.clone()),

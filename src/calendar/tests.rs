@@ -431,6 +431,7 @@ fn oracle_is_working_day(d: NaiveDate) -> bool {
         ("2026-04-25", "2026-04-27"),
         ("2026-04-30", "2026-05-03"),
         ("2026-08-29", "2026-09-02"),
+        // Ngày Văn hóa Việt Nam, a paid day off from 2026 (calendars/2026.toml).
         ("2026-11-24", "2026-11-24"),
         // The provisional 2027, from the Labour Code's fixed days.
         ("2027-01-01", "2027-01-01"),

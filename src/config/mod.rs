@@ -27,6 +27,7 @@ pub(crate) use validate::Checker;
 
 use crate::calendar::Calendar;
 use crate::dossier::Status;
+use crate::evaluate::PeriodStartDay;
 use crate::sla::{Catalogue, SlaPolicy};
 
 /// A validated configuration: every value typed, every schedule parsed, every secret resolved.
@@ -44,6 +45,7 @@ pub struct Config {
     pub probes: Vec<crate::probe::ProbeConfig>,
     pub software: Vec<crate::probe::SoftwareConfig>,
     pub handoffs: Vec<crate::handoff::HandoffConfig>,
+    pub reporting: ReportingConfig,
     /// Escalations, reports and the mail transport.
     pub notify: NotifyConfig,
     pub metrics: MetricsConfig,
@@ -54,6 +56,13 @@ pub struct Config {
 pub struct MetricsConfig {
     pub max_procedure_labels: usize,
     pub max_department_labels: usize,
+}
+
+/// `[reporting]`: the reporting periods every report and the progress gauge use.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReportingConfig {
+    /// Where monthly, quarterly and yearly periods start; a `[[report]]` may set its own.
+    pub period_start_day: PeriodStartDay,
 }
 
 #[derive(Debug, Clone)]

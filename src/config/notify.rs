@@ -12,7 +12,7 @@ use lettre::message::Mailbox;
 use super::raw::{RawEscalation, RawLevel, RawMail, RawRecipients, RawReport};
 use super::validate::Checker;
 use super::*;
-use crate::evaluate::Period;
+use crate::evaluate::{Period, PeriodStartDay};
 use crate::sla::{Condition, LevelRule, SlaState};
 
 /// Whom a level or a report notifies, besides explicit addresses.
@@ -85,6 +85,8 @@ pub struct LevelConfig {
 pub struct ReportConfig {
     pub name: String,
     pub period: Period,
+    /// The report's own `period_start_day`, else `[reporting]`'s.
+    pub period_start_day: PeriodStartDay,
     pub schedule: CronSchedule,
     pub notify: Vec<Role>,
     pub addresses: Vec<Address>,
@@ -149,6 +151,8 @@ impl NotifyConfig {
 }
 
 pub(super) struct RawNotify {
+    /// `[reporting] period_start_day`, the default of every `[[report]]`.
+    pub period_start_day: PeriodStartDay,
     pub departments: BTreeMap<String, String>,
     pub recipients: RawRecipients,
     pub escalation: Option<RawEscalation>,
@@ -184,7 +188,7 @@ pub(super) fn validate_notify(
         .reports
         .into_iter()
         .enumerate()
-        .map(|(i, r)| report(c, i, r, &mut names))
+        .map(|(i, r)| report(c, i, r, raw.period_start_day, &mut names))
         .collect();
     let mail = mail(c, raw.mail);
     Some(NotifyConfig {
@@ -397,18 +401,35 @@ fn report(
     c: &mut Checker<'_>,
     i: usize,
     r: RawReport,
+    default_start_day: PeriodStartDay,
     names: &mut HashSet<String>,
 ) -> Option<ReportConfig> {
     let key = |k: &str| format!("report[{i}].{k}");
     let name = c.label_name(&key("name"), r.name, names, "report");
     let period = match r.period.as_deref() {
         None => {
-            c.problem(key("period"), "missing; expected day, week, month or year");
+            c.problem(
+                key("period"),
+                "missing; expected day, week, month, quarter or year",
+            );
             None
         }
         Some(p) => p
             .parse::<Period>()
             .map_err(|e| c.problem(key("period"), e))
+            .ok(),
+    };
+    let period_start_day = match r.period_start_day {
+        None => Some(default_start_day),
+        Some(_) if period.is_some_and(|p| !p.has_start_day()) => {
+            c.problem(
+                key("period_start_day"),
+                "only meaningful with period = \"month\", \"quarter\" or \"year\"",
+            );
+            None
+        }
+        Some(day) => PeriodStartDay::new(day)
+            .map_err(|e| c.problem(key("period_start_day"), e.to_string()))
             .ok(),
     };
     let schedule = match r.schedule.as_deref() {
@@ -432,6 +453,7 @@ fn report(
     Some(ReportConfig {
         name: name?,
         period: period?,
+        period_start_day: period_start_day?,
         schedule: schedule?,
         notify,
         addresses,

@@ -37,6 +37,8 @@ pub struct RawConfig {
     pub recipients: RawRecipients,
     /// Absent: the default levels (DESIGN §6) for the roles that have recipients.
     pub escalation: Option<RawEscalation>,
+    #[serde(default)]
+    pub reporting: RawReporting,
     #[serde(default, rename = "report")]
     pub reports: Vec<RawReport>,
     #[serde(default)]
@@ -149,10 +151,18 @@ pub struct RawLevel {
     pub repeat_every_working_hours: Option<u32>,
 }
 
+/// What the `report` command, the `[[report]]` emails, the API summary and the progress gauge
+/// share.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawReporting {
+    pub period_start_day: Option<i64>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct RawReport {
     pub name: Option<String>,
     pub period: Option<String>,
+    pub period_start_day: Option<i64>,
     pub schedule: Option<String>,
     #[serde(default)]
     pub notify: Vec<String>,

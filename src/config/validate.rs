@@ -268,9 +268,16 @@ pub(super) fn validate(
     let probes = crate::probe::config::validate_probes(&mut c, raw.probes, &names);
     let software = crate::probe::config::validate_software(&mut c, raw.software, &names);
     let handoffs = crate::handoff::config::validate_handoffs(&mut c, raw.handoffs, &names);
+    let period_start_day = match raw.reporting.period_start_day {
+        None => Some(PeriodStartDay::default()),
+        Some(day) => PeriodStartDay::new(day)
+            .map_err(|e| c.problem("reporting.period_start_day", e.to_string()))
+            .ok(),
+    };
     let notify = validate_notify(
         &mut c,
         RawNotify {
+            period_start_day: period_start_day.unwrap_or_default(),
             departments: raw.departments,
             recipients: raw.recipients,
             escalation: raw.escalation,
@@ -314,6 +321,9 @@ pub(super) fn validate(
         probes: probes?,
         software: software?,
         handoffs: handoffs?,
+        reporting: ReportingConfig {
+            period_start_day: period_start_day?,
+        },
         notify: notify?,
         metrics,
     })

@@ -8,14 +8,15 @@ mod periods;
 mod stages;
 mod table;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use periods::{Period, periods};
+pub use pauses::supplement_requests;
+pub use periods::{Bounds, Period, PeriodStartDay, PeriodStartDayError, periods};
 pub use table::table;
 
 use crate::calendar::Calendar;
@@ -24,7 +25,8 @@ use crate::dossier::Status;
 use crate::label::{Admitted, busiest};
 use crate::metrics::Metrics;
 use crate::sla::{
-    Evaluation, OpenDossier, Outcome, SlaPolicy, SlaState, evaluate, outcome, paused_working_secs,
+    self, Evaluation, OpenDossier, Outcome, ProgressTally, SlaPolicy, SlaState, evaluate, outcome,
+    paused_working_secs,
 };
 use crate::store::{
     EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, Scored, Store, StoreError, instant,
@@ -82,6 +84,8 @@ pub struct Evaluator {
     metrics: Arc<Metrics>,
     calendar: Arc<Calendar>,
     policy: SlaPolicy,
+    /// The reporting month of the progress gauge starts on this day.
+    period_start_day: PeriodStartDay,
     procedure_labels: HashSet<String>,
     /// Due-change totals already added to the counter, so each cycle adds only what is new.
     counted_due_changes: Mutex<HashMap<(String, String), i64>>,
@@ -98,6 +102,7 @@ impl Evaluator {
             store,
             calendar: config.calendar.clone(),
             policy: config.sla,
+            period_start_day: config.reporting.period_start_day,
             procedure_labels: config
                 .sources
                 .iter()
@@ -114,6 +119,11 @@ impl Evaluator {
 
     pub fn calendar(&self) -> &Calendar {
         &self.calendar
+    }
+
+    /// `[reporting] period_start_day`: the API's reports and the progress gauge use it.
+    pub fn period_start_day(&self) -> PeriodStartDay {
+        self.period_start_day
     }
 
     /// One dossier through the SLA engine at `now`.
@@ -242,6 +252,7 @@ impl Evaluator {
         let by_status = self.store.count_by_status().await?;
         let due_totals = self.store.due_change_totals().await?;
         let in_stage = self.follow_stages(now, &open).await?;
+        let progress = self.progress(now, &open, &changes).await?;
 
         let m = &self.metrics;
         m.rebuild(|| {
@@ -298,6 +309,14 @@ impl Evaluator {
                     .with_label_values(&labels)
                     .set(*waiting);
             }
+            m.index_progress_score.reset();
+            for ((source, department), tally) in &progress {
+                if let Some(score) = tally.score() {
+                    m.index_progress_score
+                        .with_label_values(&[source, department])
+                        .set(score);
+                }
+            }
             m.reappointed_more_than_once.reset();
             for (s, d, _, more_than_once) in &due_totals {
                 m.reappointed_more_than_once
@@ -329,6 +348,52 @@ impl Evaluator {
         m.evaluation_duration.set(started.elapsed().as_secs_f64());
         m.evaluation_last_success.set(Utc::now().timestamp() as f64);
         Ok(())
+    }
+
+    /// Decision 766's progress tally per (source, department) over the reporting month up to
+    /// `now`: the dossiers resolved in it, counted in SQL, then the few asked for supplements
+    /// too often overruled one by one; and the dossiers open now, judged now.
+    async fn progress(
+        &self,
+        now: DateTime<Utc>,
+        open: &[OpenView],
+        changes: &HashMap<(String, String), Vec<PauseChange>>,
+    ) -> Result<BTreeMap<(String, String), ProgressTally>, StoreError> {
+        let from = Period::Month
+            .bounds(now, self.calendar.time_zone(), self.period_start_day)
+            .start;
+        let supplements =
+            |key: &(String, String)| supplement_requests(changes.get(key), now.timestamp());
+        let mut tallies: BTreeMap<(String, String), ProgressTally> = BTreeMap::new();
+        for (source, department, outcome, count) in self.store.outcome_counts(from, now).await? {
+            if let Some(o) = Outcome::parse(&outcome) {
+                tallies
+                    .entry((source, department))
+                    .or_default()
+                    .resolved_many(o, count.unsigned_abs());
+            }
+        }
+        let asked_too_often: Vec<(String, String)> = changes
+            .keys()
+            .filter(|key| sla::asked_too_often(supplements(key)))
+            .cloned()
+            .collect();
+        for r in self.store.outcomes_of(&asked_too_often, from, now).await? {
+            if let (Some(o), Some(t)) = (
+                Outcome::parse(&r.outcome),
+                tallies.get_mut(&(r.source, r.department)),
+            ) {
+                t.overruled(o);
+            }
+        }
+        for v in open {
+            let key = (v.source.clone(), v.dossier_id.clone());
+            tallies
+                .entry((v.source.clone(), v.department.clone()))
+                .or_default()
+                .open(&v.evaluation, now, supplements(&key));
+        }
+        Ok(tallies)
     }
 
     /// Decides the outcome of every dossier newly seen resolved, and observes its processing

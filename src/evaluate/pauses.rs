@@ -45,6 +45,21 @@ pub fn spans(row: &EvalRow, changes: Option<&Vec<PauseChange>>) -> Vec<PauseSpan
     spans
 }
 
+/// Supplement requests (yêu cầu bổ sung) made by `until`: each observed change into
+/// `supplement_requested`, plus one when the first change seen leaves that status (the dossier
+/// was first seen asking). The source's own pause timestamps hold one pause at most, so they
+/// never tell of a second request and are not needed here.
+pub fn supplement_requests(changes: Option<&Vec<PauseChange>>, until: i64) -> usize {
+    let asking = Status::SupplementRequested.as_str();
+    let changes = changes.map_or(&[][..], Vec::as_slice);
+    let first_seen_asking = changes.first().is_some_and(|c| c.old_status == asking);
+    let asked = changes
+        .iter()
+        .filter(|c| c.new_status == asking && c.changed_at <= until)
+        .count();
+    usize::from(first_seen_asking) + asked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +119,22 @@ mod tests {
             spans(&r, Some(&changes)),
             vec![span(100, Some(200)), span(300, None)]
         );
+    }
+
+    #[test]
+    fn supplement_requests_are_counted_up_to_the_instant_fee_waits_are_not() {
+        let changes = vec![
+            change("supplement_requested", "in_progress", 100),
+            change("in_progress", "awaiting_payment", 200),
+            change("awaiting_payment", "supplement_requested", 300),
+            change("supplement_requested", "in_progress", 400),
+            change("in_progress", "supplement_requested", 500),
+        ];
+        // First seen asking (1), asked again at 300 (2) and at 500 (3); the fee wait is no request.
+        assert_eq!(supplement_requests(Some(&changes), 500), 3);
+        assert_eq!(supplement_requests(Some(&changes), 499), 2);
+        assert_eq!(supplement_requests(Some(&changes), 99), 1);
+        assert_eq!(supplement_requests(None, 500), 0);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
-use crate::evaluate::{OpenView, Period};
+use crate::evaluate::{OpenView, Period, PeriodStartDay};
 use crate::report;
 
 const DEFAULT_LIMIT: usize = 100;
@@ -87,6 +87,8 @@ pub async fn dossiers(
 #[serde(deny_unknown_fields)]
 pub struct SummaryQuery {
     period: Option<Period>,
+    /// Default: `[reporting] period_start_day`.
+    period_start_day: Option<i64>,
     as_of: Option<DateTime<Utc>>,
 }
 
@@ -96,10 +98,16 @@ pub async fn summary(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let as_of = q.as_of.unwrap_or_else(|| state.clock.now());
+    let start_day = match q.period_start_day {
+        None => state.evaluator.period_start_day(),
+        Some(day) => PeriodStartDay::new(day)
+            .map_err(|e| ApiError::BadRequest(format!("period_start_day {e}")))?,
+    };
     let r = report::build(
         &state.store,
         &state.evaluator,
         q.period.unwrap_or(Period::Day),
+        start_day,
         as_of,
     )
     .await?;

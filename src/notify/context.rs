@@ -159,8 +159,11 @@ pub struct ReportMail {
     period: &'static str,
     from: String,
     to: String,
+    as_of: String,
     to_date: String,
     on_time_rate: String,
+    /// Decision 766's progress points out of 20 for the whole centre; none without dossiers.
+    progress_score: Option<String>,
     headers: Vec<String>,
     rows: Vec<Vec<String>>,
     /// The aligned text table, for the plain-text part.
@@ -183,12 +186,18 @@ pub fn report(cfg: &NotifyConfig, cal: &Calendar, r: &Report, attachment: &str) 
         period: r.period.label_vi(),
         from: local_time(cal, r.from),
         to: local_time(cal, r.to),
+        as_of: local_time(cal, r.as_of),
         to_date: r
             .to
             .with_timezone(&cal.time_zone())
             .format("%d/%m/%Y")
             .to_string(),
         on_time_rate,
+        progress_score: r
+            .total
+            .progress
+            .score()
+            .map(|_| report::progress_points(&r.total)),
         headers,
         rows: grid,
         table,

@@ -233,7 +233,14 @@ impl Notifier {
     pub async fn report(&self, index: usize) -> Result<u64, NotifyError> {
         let now = self.clock.now();
         let r = &self.config.reports[index];
-        let built = crate::report::build(&self.store, &self.evaluator, r.period, now).await?;
+        let built = crate::report::build(
+            &self.store,
+            &self.evaluator,
+            r.period,
+            r.period_start_day,
+            now,
+        )
+        .await?;
         let cal = &*self.calendar;
         let csv = crate::report::render(&built, crate::report::Format::Csv);
         let file_name = format!(

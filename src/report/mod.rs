@@ -1,7 +1,7 @@
 //! The official report table (form Biểu 06/VPCP/KSTT shape): per department and in total,
 //! dossiers received (carried over, online, in person or postal), transferred, resolved (early,
-//! on time, late), in progress at the period's end (within deadline, overdue), paused, and the
-//! on-time rate.
+//! on time, late), in progress at the period's end (within deadline, overdue), paused, the
+//! on-time rate, and Decision 766's progress score (`sla::ProgressTally`).
 
 mod render;
 
@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;
 
-pub use render::{Format, grid, render};
+pub use render::{Format, grid, progress_points, render};
 
 use crate::dossier::{Channel, Status};
-use crate::evaluate::{Evaluator, Period};
-use crate::sla::{Outcome, SlaState};
+use crate::evaluate::{Evaluator, Period, PeriodStartDay, supplement_requests};
+use crate::sla::{Outcome, ProgressTally, SlaState};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -37,6 +37,8 @@ pub struct ReportRow {
     pub within_deadline: u64,
     pub overdue: u64,
     pub paused: u64,
+    /// Decision 766's progress group: resolved in the period and open at its end.
+    pub progress: ProgressTally,
 }
 
 impl ReportRow {
@@ -59,17 +61,25 @@ impl ReportRow {
         self.within_deadline += o.within_deadline;
         self.overdue += o.overdue;
         self.paused += o.paused;
+        self.progress.add(&o.progress);
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub period: Period,
+    pub period_start_day: PeriodStartDay,
     /// The centre's zone, in which the report's dates are written.
     #[serde(skip)]
     pub time_zone: chrono_tz::Tz,
+    /// The period's first instant.
     pub from: DateTime<Utc>,
+    /// The period's last instant (a second before the next period starts), as the header
+    /// writes it: "đến 23:59 14/01/2027".
     pub to: DateTime<Utc>,
+    /// The figures count what happened up to this instant, within the period; dossiers still
+    /// open are judged at it.
+    pub as_of: DateTime<Utc>,
     pub rows: Vec<ReportRow>,
     pub total: ReportRow,
     /// Provisional calendar years the figures may rest on: the period's, and those of the two
@@ -100,15 +110,18 @@ fn ends_before_transfer(s: Status) -> bool {
     )
 }
 
-/// The report of the period that contains `to`, from its start up to `to`.
+/// The report of the period that contains `as_of` (cut off at `start_day` for monthly and
+/// longer periods), from its start up to `as_of`.
 pub async fn build(
     store: &Store,
     evaluator: &Evaluator,
     period: Period,
-    to: DateTime<Utc>,
+    start_day: PeriodStartDay,
+    as_of: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
     let tz = evaluator.calendar().time_zone();
-    let from = period.start(to, tz);
+    let bounds = period.bounds(as_of, tz, start_day);
+    let (from, to) = (bounds.start, as_of);
     let rows = store.report_rows(from, to).await?;
     let changes = store.pause_changes().await?;
     let (from_s, to_s) = (from.timestamp(), to.timestamp());
@@ -141,15 +154,17 @@ pub async fn build(
             r.transferred += 1;
         }
         let key = (row.source.clone(), row.dossier_id.clone());
+        let supplements = supplement_requests(changes.get(&key), to_s);
         match resolved_by_end {
             Some(resolved) if resolved >= from_s => {
                 r.resolved += 1;
-                let outcome = match row.outcome.as_deref() {
-                    Some("early") => Some(Outcome::Early),
-                    Some("on_time") => Some(Outcome::OnTime),
-                    Some("late") => Some(Outcome::Late),
-                    _ => evaluator.score(&row, changes.get(&key)).map(|s| s.outcome),
+                let outcome = match row.outcome.as_deref().and_then(Outcome::parse) {
+                    Some(o) => Some(o),
+                    None => evaluator.score(&row, changes.get(&key)).map(|s| s.outcome),
                 };
+                if let Some(o) = outcome {
+                    r.progress.resolved(o, supplements);
+                }
                 match outcome {
                     Some(Outcome::Early) => r.early += 1,
                     Some(Outcome::OnTime) => r.on_time += 1,
@@ -160,6 +175,7 @@ pub async fn build(
             Some(_) => {}
             None => {
                 let view = evaluator.open_view(row, changes.get(&key), to);
+                r.progress.open(&view.evaluation, to, supplements);
                 match view.evaluation.state {
                     SlaState::Paused => r.paused += 1,
                     SlaState::Overdue => {
@@ -182,7 +198,7 @@ pub async fn build(
     for r in &rows {
         total.add(r);
     }
-    let reach = to + chrono::Duration::days(62);
+    let reach = bounds.end + chrono::Duration::days(62);
     let years = from.with_timezone(&tz).year()..=reach.with_timezone(&tz).year();
     let provisional_years = evaluator
         .calendar()
@@ -193,10 +209,12 @@ pub async fn build(
         .collect();
     Ok(Report {
         period,
+        period_start_day: start_day,
         time_zone: tz,
         provisional_years,
         from,
-        to,
+        to: bounds.end - chrono::Duration::seconds(1),
+        as_of,
         rows,
         total,
     })

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{Report, ReportRow};
-use crate::sla::{format_count, format_percent};
+use crate::sla::{format_count, format_decimal, format_percent};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -13,7 +13,7 @@ pub enum Format {
     Csv,
 }
 
-const HEADERS: [&str; 15] = [
+const HEADERS: [&str; 16] = [
     "Đơn vị",
     "Tiếp nhận",
     "Kỳ trước chuyển sang",
@@ -28,6 +28,7 @@ const HEADERS: [&str; 15] = [
     "Trong hạn",
     "Quá hạn (đang giải quyết)",
     "Tạm dừng",
+    "Điểm tiến độ (766)",
     "Tỷ lệ đúng hạn",
 ];
 
@@ -39,6 +40,14 @@ const NO_RATE: &str = "-";
 fn rate(r: &ReportRow) -> String {
     r.on_time_rate()
         .map_or(NO_RATE.to_string(), |x| format_percent(x, 1))
+}
+
+/// Decision 766's progress points out of 20 as Vietnamese text writes them ("15,00"), or "-"
+/// when nothing was handled.
+pub fn progress_points(r: &ReportRow) -> String {
+    r.progress
+        .score()
+        .map_or("-".to_string(), |x| format_decimal(x, 2))
 }
 
 /// A row's cells, its counts written by `count`.
@@ -62,6 +71,7 @@ fn cells(r: &ReportRow, name: &str, count: fn(u64) -> String) -> Vec<String> {
         ]
         .map(count),
     );
+    v.push(progress_points(r));
     v.push(rate(r));
     v
 }
@@ -127,13 +137,16 @@ struct JsonRow<'a> {
     #[serde(flatten)]
     row: &'a ReportRow,
     on_time_rate: Option<f64>,
+    progress_score: Option<f64>,
 }
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
     period: &'a str,
+    period_start_day: u32,
     from: String,
     to: String,
+    as_of: String,
     rows: Vec<JsonRow<'a>>,
     total: JsonRow<'a>,
     provisional_calendar_years: &'a [i32],
@@ -145,11 +158,14 @@ pub fn render(report: &Report, format: Format) -> String {
             let row = |r| JsonRow {
                 row: r,
                 on_time_rate: r.on_time_rate(),
+                progress_score: r.progress.score(),
             };
             let json = JsonReport {
                 period: report.period.as_str(),
+                period_start_day: report.period_start_day.get(),
                 from: report.from.to_rfc3339(),
                 to: report.to.to_rfc3339(),
+                as_of: report.as_of.to_rfc3339(),
                 rows: report.rows.iter().map(row).collect(),
                 total: row(&report.total),
                 provisional_calendar_years: &report.provisional_years,
@@ -165,10 +181,12 @@ pub fn render(report: &Report, format: Format) -> String {
                     .to_string()
             };
             let mut out = format!(
-                "Báo cáo tình hình giải quyết hồ sơ theo {} (từ {} đến {})\n",
+                "Báo cáo tình hình giải quyết hồ sơ theo {} (kỳ báo cáo từ {} đến {}; số liệu \
+                 đến {})\n",
                 report.period.label_vi(),
                 local(report.from),
-                local(report.to)
+                local(report.to),
+                local(report.as_of)
             );
             out.push_str(&crate::table::align(&all, 1));
             if let Some(note) = report.calendar_note() {
@@ -212,7 +230,11 @@ mod tests {
             period: Period::Month,
             time_zone: chrono_tz::Asia::Ho_Chi_Minh,
             from: chrono::Utc.with_ymd_and_hms(2026, 2, 28, 17, 0, 0).unwrap(),
-            to: chrono::Utc.with_ymd_and_hms(2026, 3, 4, 3, 0, 0).unwrap(),
+            to: chrono::Utc
+                .with_ymd_and_hms(2026, 3, 31, 16, 59, 59)
+                .unwrap(),
+            as_of: chrono::Utc.with_ymd_and_hms(2026, 3, 4, 3, 0, 0).unwrap(),
+            period_start_day: Default::default(),
             rows,
             total,
             provisional_years: Vec::new(),
@@ -242,8 +264,9 @@ mod tests {
         assert_eq!(grid[1][0], "SO_XAY_DUNG");
         assert_eq!(grid[1][1], "12.345");
         assert_eq!(grid[1][6], "2.000");
-        assert_eq!(grid[1][14], "98,5 %");
-        assert_eq!(grid[2][14], "-", "nothing resolved, no rate");
+        assert_eq!(grid[1][14], "-", "no 766 tally in this fixture");
+        assert_eq!(grid[1][15], "98,5 %");
+        assert_eq!(grid[2][15], "-", "nothing resolved, no rate");
         assert_eq!(grid[3][0], TOTAL_LABEL);
         assert_eq!(grid[3][1], "12.348");
         let table = render(&r, Format::Table);
@@ -266,7 +289,7 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0].len(), HEADERS.len());
         assert_eq!(lines[1][..2], ["SO_XAY_DUNG", "12345"]);
-        assert_eq!(lines[1][14], "98,5 %");
+        assert_eq!(lines[1][15], "98,5 %");
         assert_eq!(lines[2][0], TOTAL_LABEL);
     }
 

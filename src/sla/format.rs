@@ -18,15 +18,21 @@ pub fn format_count(n: u64) -> String {
 /// `0.985` → `"98,5 %"` with one decimal: a decimal comma, and a space before the sign as
 /// Vietnamese typography writes it. The integer part is grouped like `format_count`.
 pub fn format_percent(fraction: f64, decimals: usize) -> String {
-    let fixed = format!("{:.decimals$}", fraction * 100.0);
+    format!("{} %", format_decimal(fraction * 100.0, decimals))
+}
+
+/// `15.5` → `"15,50"` with two decimals: a decimal comma, the integer part grouped like
+/// `format_count`.
+pub fn format_decimal(x: f64, decimals: usize) -> String {
+    let fixed = format!("{x:.decimals$}");
     let (int, frac) = fixed.split_once('.').unwrap_or((&fixed, ""));
     let (sign, int) = int.strip_prefix('-').map_or(("", int), |i| ("-", i));
     let int = int
         .parse::<u64>()
         .map_or_else(|_| int.to_string(), format_count);
     match frac {
-        "" => format!("{sign}{int} %"),
-        frac => format!("{sign}{int},{frac} %"),
+        "" => format!("{sign}{int}"),
+        frac => format!("{sign}{int},{frac}"),
     }
 }
 
@@ -73,6 +79,14 @@ mod tests {
         for (n, text) in cases {
             assert_eq!(format_count(n), text);
         }
+    }
+
+    #[test]
+    fn scores_take_a_decimal_comma() {
+        assert_eq!(format_decimal(15.0, 2), "15,00");
+        assert_eq!(format_decimal(20.0 * 2.0 / 3.0, 2), "13,33");
+        assert_eq!(format_decimal(1234.5, 1), "1.234,5");
+        assert_eq!(format_decimal(7.0, 0), "7");
     }
 
     #[test]

@@ -23,6 +23,11 @@ impl Outcome {
         }
     }
 
+    /// The name the store keeps (`as_str`).
+    pub fn parse(name: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+
     /// The words of form Biểu 06/VPCP/KSTT.
     pub fn label_vi(self) -> &'static str {
         match self {

@@ -126,6 +126,29 @@ static REPORT_ROWS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// A resolved dossier's decided outcome, for the progress score.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ResolvedOutcome {
+    pub source: String,
+    pub dossier_id: String,
+    pub department: String,
+    pub outcome: String,
+    pub resolved_at: i64,
+}
+
+/// Resolved dossiers by (source, department, outcome) over [$1, $2], read from the covering
+/// `dossiers_resolved_counts` index in group order, like `resolved_counts`.
+fn outcome_counts_sql(hint: &str) -> String {
+    format!(
+        "SELECT source, department, outcome, COUNT(*) FROM dossiers {hint}\
+         WHERE vanished_at IS NULL AND resolved_at >= $1 AND resolved_at <= $2 \
+         AND outcome IS NOT NULL GROUP BY source, department, outcome"
+    )
+}
+
+/// Dossiers per statement when reading a list of them by key (2 values each).
+const KEYS_PER_STATEMENT: usize = 1000;
+
 /// Exactly the `dossiers_unscored` index's condition; rows with a result date but an open status
 /// are left to the caller. SQLite is told the index: without statistics it reads `resolved_at IS
 /// NOT NULL` as a range and walks every resolved dossier instead.
@@ -335,6 +358,57 @@ impl Store {
             .collect())
     }
 
+    /// Dossiers resolved in [from, to] with a decided outcome, counted per (source, department,
+    /// outcome).
+    pub async fn outcome_counts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+        let sql = outcome_counts_sql(&self.index_hint("dossiers_resolved_counts"));
+        on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .bind(from.timestamp())
+            .bind(to.timestamp())
+            .fetch_all(p)
+            .await)
+        .map_err(failed("counting the outcomes of a period"))
+    }
+
+    /// Of the dossiers `keys` (source, dossier id), those resolved in [from, to] with a decided
+    /// outcome. Read by primary key, a thousand per statement: the callers ask about the few
+    /// dossiers whose history makes their outcome count differently.
+    pub async fn outcomes_of(
+        &self,
+        keys: &[(String, String)],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ResolvedOutcome>, StoreError> {
+        let numbered = self.backend() == "postgres";
+        let mut found = Vec::new();
+        for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+            // Our own placeholders only; every value is bound.
+            let sql = format!(
+                "SELECT d.source, d.dossier_id, d.department, d.outcome, d.resolved_at \
+                 FROM dossiers d JOIN (VALUES {}) AS v \
+                 ON d.source = v.column1 AND d.dossier_id = v.column2 \
+                 WHERE d.vanished_at IS NULL AND d.outcome IS NOT NULL",
+                super::values_placeholders(chunk.len(), 2, numbered)
+            );
+            let rows: Vec<ResolvedOutcome> = on_pool!(self, p => {
+                let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()));
+                for (source, id) in chunk {
+                    q = q.bind(source).bind(id);
+                }
+                q.fetch_all(p).await
+            })
+            .map_err(failed("reading the outcomes of dossiers"))?;
+            found.extend(rows);
+        }
+        let (from, to) = (from.timestamp(), to.timestamp());
+        found.retain(|r| (from..=to).contains(&r.resolved_at));
+        Ok(found)
+    }
+
     /// Per (source, department): due-date changes observed in all, and dossiers re-appointed
     /// more than once (the rules allow one re-appointment).
     pub async fn due_change_totals(&self) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
@@ -413,6 +487,15 @@ mod tests {
         assert!(
             by_status.contains("COVERING INDEX dossiers_by_status"),
             "{by_status}"
+        );
+        let outcomes = plan(outcome_counts_sql(
+            &store.index_hint("dossiers_resolved_counts"),
+        ))
+        .await;
+        assert!(
+            outcomes.contains("COVERING INDEX dossiers_resolved_counts")
+                && !outcomes.contains("TEMP B-TREE"),
+            "{outcomes}"
         );
         let unscored = plan(UNSCORED_SQLITE.clone()).await;
         assert!(unscored.contains("dossiers_unscored"), "{unscored}");

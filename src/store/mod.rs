@@ -13,7 +13,9 @@ mod stages;
 use sqlx::{PgPool, SqlitePool};
 
 pub use dossiers::{BatchOutcome, Rejection, StatusCount, StoredDossier};
-pub use evaluation::{EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, Scored};
+pub use evaluation::{
+    EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, ResolvedOutcome, Scored,
+};
 pub use handoffs::{Arrival, PendingHandoff};
 pub use instance_lock::InstanceLock;
 pub use outbox::{

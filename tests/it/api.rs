@@ -94,5 +94,9 @@ async fn the_dossier_list_filters_pages_and_replays_a_past_instant() {
     assert_eq!(summary["total"]["early"], 1);
     assert_eq!(summary["total"]["overdue"], 1);
     assert_eq!(summary["total"]["carried_over"], 2);
+    // C overdue, D and B within their deadlines, F early: 20 × 3 / 4.
+    assert_eq!(summary["total"]["progress_score"], 15.0);
+    let (bad, _) = json(&app, "/api/v1/summary?period=month&period_start_day=31").await;
+    assert_eq!(bad, 400);
     app.stop().await;
 }

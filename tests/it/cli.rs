@@ -269,6 +269,93 @@ KQ = "resolved"
         r["from"], "2026-02-28T17:00:00+00:00",
         "1 March, local midnight"
     );
+    assert_eq!(r["to"], "2026-03-31T16:59:59+00:00", "31 March, 23:59:59");
+    // Decision 766's progress: 8 handled (F, G, H resolved in March; A, B, C, D, E open), in
+    // time F, H and A, B, D, E (E is paused, its due moved past 10:00) = 20 × 6 / 8 = 15.
+    // Sở Tư pháp: A, B, F, H all in time = 20; Sở NN&MT: D, E of C, D, E, G = 20 × 2 / 4 = 10.
+    assert_eq!(t["progress_score"].as_f64(), Some(15.0));
+    assert_eq!(
+        (
+            t["progress"]["handled"].as_u64(),
+            t["progress"]["in_time"].as_u64()
+        ),
+        (Some(8), Some(6))
+    );
+    let by_department: Vec<(&str, Option<f64>)> = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["department"].as_str().unwrap(),
+                row["progress_score"].as_f64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_department,
+        [("SO_NNMT", Some(10.0)), ("SO_TU_PHAP", Some(20.0))]
+    );
+
+    // The reporting regime's month, cut off on the 15th: 15/2 00:00 to 14/3 23:59:59, so
+    // every dossier here was received in the period and none carried over.
+    let cut_on_the_15th = |format: &str| {
+        hcc(&[
+            "report",
+            "--config",
+            config,
+            "--as-of",
+            AS_OF,
+            "--period",
+            "month",
+            "--period-start-day",
+            "15",
+            "--format",
+            format,
+        ])
+    };
+    let cut = cut_on_the_15th("json");
+    assert!(cut.status.success(), "{}", text(&cut.stderr));
+    let c: Value = serde_json::from_slice(&cut.stdout).unwrap();
+    assert_eq!(
+        (c["from"].as_str(), c["to"].as_str()),
+        (
+            Some("2026-02-14T17:00:00+00:00"),
+            Some("2026-03-14T16:59:59+00:00")
+        )
+    );
+    assert_eq!(
+        (
+            c["total"]["received"].as_u64(),
+            c["total"]["carried_over"].as_u64()
+        ),
+        (Some(8), Some(0))
+    );
+    let table = cut_on_the_15th("table");
+    let header = text(&table.stdout);
+    assert!(
+        header.starts_with(
+            "Báo cáo tình hình giải quyết hồ sơ theo tháng (kỳ báo cáo từ 00:00 15/02/2026 đến \
+             23:59 14/03/2026; số liệu đến 10:00 04/03/2026)\n"
+        ),
+        "{header}"
+    );
+    assert!(header.contains("Điểm tiến độ (766)"), "{header}");
+    let bad = hcc(&[
+        "report",
+        "--config",
+        config,
+        "--period",
+        "month",
+        "--period-start-day",
+        "29",
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("29 is out of range; allowed 1"),
+        "{}",
+        text(&bad.stderr)
+    );
     assert_eq!(r["provisional_calendar_years"], serde_json::json!([]));
 
     // In December the open dossiers' deadlines reach into 2027, whose shipped calendar is

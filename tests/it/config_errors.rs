@@ -169,13 +169,13 @@ fn bad_config_files_report_every_problem_with_its_key() {
             "plain SMTP to a remote host, a password without a user, a report to nobody",
             "[mail]\ntransport = \"smtp\"\nhost = \"mail.example.gov.vn\"\ntls = \"plain\"\n\
              password = \"${SMTP_PASSWORD}\"\nretry_initial_secs = 600\nretry_max_secs = 60\n\
-             [[report]]\nname = \"daily\"\nperiod = \"quarter\"\n".into(),
+             [[report]]\nname = \"daily\"\nperiod = \"fortnight\"\n".into(),
             vec![
                 "mail.from: missing; expected the sender, e.g. \"TTHCC tỉnh <tthcc@example.gov.vn>\"",
                 "mail.tls: \"plain\" sends mail and passwords unencrypted: allowed only for a relay on this machine (localhost, 127.0.0.1, ::1), not \"mail.example.gov.vn\"; use \"starttls\" or \"implicit\"",
                 "mail.password: environment variable SMTP_PASSWORD is not set",
                 "mail.retry_max_secs: 60 is less than retry_initial_secs (600)",
-                "report[0].period: \"quarter\": expected day, week, month or year",
+                "report[0].period: \"fortnight\": expected day, week, month, quarter or year",
                 "report[0].schedule: missing; expected a cron schedule, e.g. \"0 30 16 * * Mon-Fri\"",
                 "report[0].recipients: the report goes to nobody; expected recipients or notify roles",
             ],
@@ -190,6 +190,20 @@ fn bad_config_files_report_every_problem_with_its_key() {
                 "recipients.department_heads.SO TU PHAP: \"SO TU PHAP\" is not a department code (letters, digits, '_', '-', '.', '/', at most 64 characters); use the code the sources send, e.g. SO_XAY_DUNG = \"Sở Xây dựng\" in [departments]",
                 "metrics.max_procedure_labels: must be greater than 0",
                 "metrics.max_department_labels: 20000 is out of range; allowed 1 to 10000",
+            ],
+        ),
+        (
+            "reporting cut-off days outside 1-28, and one on a weekly report",
+            "[reporting]\nperiod_start_day = 31\n\
+             [[report]]\nname = \"weekly\"\nperiod = \"week\"\nperiod_start_day = 15\n\
+             schedule = \"0 0 16 * * Fri\"\nnotify = [\"centre_director\"]\n\
+             [[report]]\nname = \"monthly\"\nperiod = \"month\"\nperiod_start_day = 0\n\
+             schedule = \"0 0 16 14 * *\"\nnotify = [\"centre_director\"]\n"
+                .into(),
+            vec![
+                "reporting.period_start_day: 31 is out of range; allowed 1 (calendar months) to 28 (e.g. 15: from the 15th of the previous month to the 14th)",
+                "report[0].period_start_day: only meaningful with period = \"month\", \"quarter\" or \"year\"",
+                "report[1].period_start_day: 0 is out of range; allowed 1 (calendar months) to 28 (e.g. 15: from the 15th of the previous month to the 14th)",
             ],
         ),
         (
@@ -267,7 +281,7 @@ fn the_example_config_is_valid_and_says_what_the_code_does() {
         levels,
         ["department_head", "centre_director", "province_leaders"]
     );
-    assert_eq!(notify.reports.len(), 2);
+    assert_eq!(notify.reports.len(), 3);
     assert_eq!(notify.department_name("SO_TU_PHAP"), "Sở Tư pháp");
     match &notify.mail.transport {
         hcc_monitor::config::Transport::Smtp(smtp) => {

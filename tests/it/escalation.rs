@@ -417,6 +417,24 @@ async fn a_scheduled_report_goes_once_per_period_with_its_csv() {
     );
     assert!(m.html.as_deref().unwrap().contains("<td>Sở Xây dựng</td>"));
     assert!(m.text.as_deref().unwrap().contains("Tổng cộng"));
+    let body = m.text.as_deref().unwrap();
+    assert!(
+        body.contains(
+            "theo ngày, kỳ báo cáo từ 00:00 05/03/2026 đến 23:59 05/03/2026 (số liệu đến 16:30 \
+             05/03/2026)"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("Điểm tiến độ, kết quả giải quyết theo Quyết định 766/QĐ-TTg: "),
+        "{body}"
+    );
+    assert!(
+        m.html
+            .as_deref()
+            .unwrap()
+            .contains("<th>Điểm tiến độ (766)</th>")
+    );
     assert_eq!(m.attachments.len(), 1);
     let csv = &m.attachments[0];
     assert_eq!(csv.filename, "bao-cao-daily-20260305.csv");

@@ -4,16 +4,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::helpers::app::{config, metric_value};
+use crate::helpers::db::{Server, TestDb, sqlite_exec};
 use hcc_monitor::clock::FixedClock;
 use hcc_monitor::config::Secret;
 use hcc_monitor::evaluate::Evaluator;
 use hcc_monitor::metrics::Metrics;
 use hcc_monitor::source::{PollMode, Poller};
 use hcc_monitor::store::Store;
-use sqlx::{AssertSqlSafe, Connection, Executor};
-
-use crate::helpers::app::{config, metric_value};
-use crate::helpers::db::{Server, TestDb};
 
 /// Wednesday 4 March 2026, 10:00 in Hanoi (see cli.rs for the hand-worked deadlines).
 const NOW: &str = "2026-03-04T03:00:00Z";
@@ -25,13 +23,6 @@ INSERT INTO t VALUES
  ('D', 'PX', 'SO_NNMT', '2026-02-25 08:00:00', '2026-03-05 17:00:00', NULL, 'in_progress', '2026-02-25 08:00:00'),
  ('F', 'PX', 'SO_TU_PHAP', '2026-03-02 08:00:00', '2026-03-04 17:00:00', '2026-03-03 15:00:00', 'resolved', '2026-03-03 15:00:00'),
  ('G', 'PX', 'SO_NNMT', '2026-02-26 08:00:00', '2026-03-02 17:00:00', '2026-03-03 09:00:00', 'returned', '2026-03-03 09:00:00')";
-
-async fn sqlite_exec(url: &str, script: &str) {
-    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-    for s in script.split(";\n").filter(|s| !s.trim().is_empty()) {
-        conn.execute(AssertSqlSafe(s.to_string())).await.unwrap();
-    }
-}
 
 /// What a test evaluates: the source table `t` filled by `script`, polled by `poller` into
 /// `store`, and the config's other sections in `extra`.
@@ -131,6 +122,14 @@ async fn scenario(store_url: Option<String>) {
         m(r#"hcc_dossier_overdue_working_seconds_sum{department="SO_NNMT",source="s"}"#),
         Some(3.0 * 3600.0)
     );
+    // Decision 766's progress over March: Sở NN&MT handled C (open, overdue), D (open, within)
+    // and G (resolved late) = 20 × 1 / 3; Sở Tư pháp F (early) = 20.
+    let score = m(r#"hcc_index_progress_score{department="SO_NNMT",source="s"}"#).unwrap();
+    assert!((score - 20.0 / 3.0).abs() < 1e-9, "{score}");
+    assert_eq!(
+        m(r#"hcc_index_progress_score{department="SO_TU_PHAP",source="s"}"#),
+        Some(20.0)
+    );
 
     // D is re-appointed twice and C is resolved; a second cycle must not observe G again.
     for (due, u) in [
@@ -175,6 +174,46 @@ async fn scenario(store_url: Option<String>) {
         m(r#"hcc_dossiers_resolved{department="SO_NNMT",outcome="late",period="day",source="s"}"#),
         Some(1.0),
         "C resolved today, a day late"
+    );
+    // C is now resolved late rather than open overdue: still 1 of 3 in time.
+    let score = m(r#"hcc_index_progress_score{department="SO_NNMT",source="s"}"#).unwrap();
+    assert!((score - 20.0 / 3.0).abs() < 1e-9, "{score}");
+
+    // D is asked for a supplement, resumes, and is asked again: two requests make it late
+    // though its deadline is days away, so Sở NN&MT has none of its 3 in time: a score of 0,
+    // not an absent series. K (Sở Tư pháp) is asked twice too, then resolved early: late for
+    // the score, so F early and K = 20 × 1 / 2.
+    for change in [
+        "UPDATE t SET st = 'supplement_requested', u = '2026-03-04 09:40:00' WHERE id = 'D'",
+        "UPDATE t SET st = 'in_progress', u = '2026-03-04 09:45:00' WHERE id = 'D'",
+        "UPDATE t SET st = 'supplement_requested', u = '2026-03-04 09:50:00' WHERE id = 'D'",
+        "INSERT INTO t VALUES ('K', 'PX', 'SO_TU_PHAP', '2026-03-04 07:00:00', \
+         '2026-03-10 17:00:00', NULL, 'supplement_requested', '2026-03-04 09:51:00')",
+        "UPDATE t SET st = 'in_progress', u = '2026-03-04 09:52:00' WHERE id = 'K'",
+        "UPDATE t SET st = 'supplement_requested', u = '2026-03-04 09:53:00' WHERE id = 'K'",
+        "UPDATE t SET st = 'resolved', done = '2026-03-04 09:55:00', u = '2026-03-04 09:55:00' \
+         WHERE id = 'K'",
+    ] {
+        sqlite_exec(&source, change).await;
+        poller.poll(PollMode::Incremental).await.unwrap();
+    }
+    evaluator.refresh(now).await.unwrap();
+    let exposition = metrics.render();
+    let m = |series: &str| metric_value(&exposition, series);
+    assert_eq!(
+        m(r#"hcc_index_progress_score{department="SO_NNMT",source="s"}"#),
+        Some(0.0)
+    );
+    assert_eq!(
+        m(
+            r#"hcc_dossiers_resolved{department="SO_TU_PHAP",outcome="early",period="month",source="s"}"#
+        ),
+        Some(2.0),
+        "K is early by its dates"
+    );
+    assert_eq!(
+        m(r#"hcc_index_progress_score{department="SO_TU_PHAP",source="s"}"#),
+        Some(10.0)
     );
     store.close().await;
 }

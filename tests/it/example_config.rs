@@ -38,6 +38,13 @@ fn the_example_config_parses_with_every_section() {
         },
         "the example shows the defaults"
     );
+    assert_eq!(config.reporting.period_start_day.get(), 15);
+    let start_day = |name: &str| {
+        let r = config.notify.reports.iter().find(|r| r.name == name);
+        r.map(|r| r.period_start_day.get())
+    };
+    assert_eq!(start_day("monthly"), Some(15), "[reporting]'s cut-off");
+    assert_eq!(start_day("yearly-766"), Some(1), "the report's own");
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ mod http;
 mod outbox_recovery;
 mod probes;
 mod reload;
+mod report;
 mod resilience;
 mod sources_mysql;
 mod sources_postgres;

@@ -5,6 +5,14 @@ use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use super::unique_name;
 
+/// Runs `;\n`-separated statements on a SQLite database (`?mode=rwc` in the URL creates it).
+pub async fn sqlite_exec(url: &str, script: &str) {
+    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+    for s in script.split(";\n").filter(|s| !s.trim().is_empty()) {
+        conn.execute(AssertSqlSafe(s.to_string())).await.unwrap();
+    }
+}
+
 pub fn pg_server() -> String {
     std::env::var("HCC_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
