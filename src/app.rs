@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::evaluate::Evaluator;
 use crate::handoff::Handoffs;
-use crate::http::{AppState, router};
+use crate::http::{Access, AppState, router, tls};
 use crate::metrics::Metrics;
 use crate::notify::{MailError, Mailer, Notifier, TemplateError, Templates};
 use crate::probe::{Probe, SoftwareReader};
@@ -42,6 +42,8 @@ pub enum AppError {
     Mail(#[from] MailError),
     #[error(transparent)]
     Templates(#[from] TemplateError),
+    #[error("cannot serve HTTPS: {0}")]
+    Tls(#[from] crate::config::TlsError),
 }
 
 /// Pause between the first polls of consecutive sources at start.
@@ -50,6 +52,8 @@ const FIRST_POLL_STAGGER: Duration = Duration::from_millis(500);
 pub struct Application {
     config: Config,
     listener: TcpListener,
+    /// Set when the web endpoints are served over TLS.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     state: AppState,
     pollers: Vec<Arc<Poller>>,
     notifier: Arc<Notifier>,
@@ -71,6 +75,7 @@ impl Application {
                 addr: config.service.listen,
                 source,
             })?;
+        let tls = config.service.tls.as_ref().map(tls::acceptor).transpose()?;
         let instance_lock = InstanceLock::acquire(&config.store)?;
         let store = Store::open_and_migrate(&config.store).await?;
         let metrics = Arc::new(Metrics::new());
@@ -113,13 +118,14 @@ impl Application {
             evaluator,
             clock: clock.clone(),
             time_zone: config.service.time_zone,
-            bearer_token: config.service.bearer_token.clone(),
+            access: Arc::new(Access::new(&config.service)),
             handoffs,
         };
         Ok(Application {
             monitor_jobs: [monitor_jobs, state.handoffs.jobs()].concat(),
             config,
             listener,
+            tls,
             state,
             pollers,
             notifier,
@@ -134,6 +140,11 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// `https` when the web endpoints are served over TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     pub fn state(&self) -> &AppState {
@@ -270,9 +281,19 @@ impl Application {
             self.state.metrics.clone(),
             shutdown.clone(),
         );
-        let server = axum::serve(self.listener, router(self.state.clone()))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let mut server = tokio::spawn(async move { server.await });
+        let routes = router(self.state.clone());
+        let stopped = shutdown.clone().cancelled_owned();
+        let mut server = match self.tls {
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(self.listener, acceptor);
+                let server = axum::serve(listener, routes).with_graceful_shutdown(stopped);
+                tokio::spawn(async move { server.await })
+            }
+            None => {
+                let server = axum::serve(self.listener, routes).with_graceful_shutdown(stopped);
+                tokio::spawn(async move { server.await })
+            }
+        };
         let served = tokio::select! {
             result = &mut server => Some(result),
             () = shutdown.cancelled() => None,

@@ -385,7 +385,7 @@ async fn serve(config: Config, extra: Option<hcc_monitor::scheduler::Job>) -> an
     if let Some(job) = extra {
         app = app.with_job(job);
     }
-    println!("serving on http://{}/metrics", app.local_addr());
+    println!("serving on {}://{}/metrics", app.scheme(), app.local_addr());
     app.run_until_stopped(shutdown).await?;
     Ok(())
 }
