@@ -201,13 +201,98 @@ fn bad_config_files_report_every_problem_with_its_key() {
             ],
         ),
     ];
+    assert_table(cases);
+}
+
+/// Each case's file reports exactly its expected problems, in any order.
+fn assert_table<S: Into<String>>(cases: Vec<(&str, String, Vec<S>)>) {
     for (what, text, expected) in cases {
         let mut got = problems(&text);
         got.sort();
-        let mut expected: Vec<String> = expected.into_iter().map(String::from).collect();
+        let mut expected: Vec<String> = expected.into_iter().map(Into::into).collect();
         expected.sort();
         assert_eq!(got, expected, "case: {what}\n--- file ---\n{text}");
     }
+}
+
+#[test]
+fn bad_tls_files_passwords_and_open_listeners_report_exact_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let (good, _) = crate::helpers::tls::TestCa::new().issue(dir.path());
+    let not_pem = dir.path().join("not-a-cert.pem");
+    std::fs::write(&not_pem, "-----BEGIN NOTHING-----\n").unwrap();
+    let missing = dir.path().join("missing-key.pem");
+    let tls = |cert: &std::path::Path, key: &std::path::Path| {
+        format!(
+            "[service.tls_server_config]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+            cert.display(),
+            key.display()
+        )
+    };
+    let cases = vec![
+        (
+            "a key file that does not exist",
+            tls(&good.cert_file, &missing),
+            vec![format!(
+                "service.tls_server_config.key_file: cannot read {}: No such file or directory (os error 2)",
+                missing.display()
+            )],
+        ),
+        (
+            "a certificate file that holds no certificate",
+            tls(&not_pem, &good.key_file),
+            vec![format!(
+                "service.tls_server_config.cert_file: {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                not_pem.display()
+            )],
+        ),
+        (
+            "a key file that holds the certificate",
+            tls(&good.cert_file, &good.cert_file),
+            vec![format!(
+                "service.tls_server_config.key_file: {} holds no PEM private key (PKCS#8, PKCS#1 or SEC1)",
+                good.cert_file.display()
+            )],
+        ),
+        (
+            "a TLS table without its files",
+            "[service.tls_server_config]\n".into(),
+            vec![
+                "service.tls_server_config.cert_file: missing; expected the PEM file's path, e.g. /etc/hcc-monitor/cert_file.pem".to_string(),
+                "service.tls_server_config.key_file: missing; expected the PEM file's path, e.g. /etc/hcc-monitor/key_file.pem".to_string(),
+            ],
+        ),
+        (
+            "a password where its bcrypt hash belongs, a user name with a colon",
+            "[service.basic_auth_users]\nalice = \"correct horse\"\n\"bob:x\" = \"$2y$04$abcdefghijklmnopqrstuu5Wz4iDdCmQdSYM2xRyzGvPAgRaxm1yS\"\n".into(),
+            vec![
+                "service.basic_auth_users.alice: not a bcrypt hash; expected \"$2y$10$...\" as `htpasswd -nBC 10 USER` prints it after the colon".to_string(),
+                "service.basic_auth_users.bob:x: a user name must be non-empty and without ':'".to_string(),
+            ],
+        ),
+        (
+            "listening on every interface without credentials, an unknown log format",
+            "[service]\nlisten = \"0.0.0.0:9464\"\nlog_format = \"xml\"\n".into(),
+            vec![
+                "service.listen: 0.0.0.0:9464 is reachable from other machines but needs no credentials; set bearer_token or basic_auth_users, listen on 127.0.0.1, or set allow_unauthenticated = true".to_string(),
+                "service.log_format: \"xml\": expected \"text\" or \"json\"".to_string(),
+            ],
+        ),
+        (
+            "listening on every interface, open on purpose or with a password",
+            "[service]\nlisten = \"[::]:9464\"\nallow_unauthenticated = true\n".into(),
+            vec![],
+        ),
+        (
+            "listening on every interface with a password",
+            format!(
+                "[service]\nlisten = \"0.0.0.0:9464\"\n[service.basic_auth_users]\nalice = \"{}\"\n",
+                bcrypt::hash("correct horse", 4).unwrap()
+            ),
+            vec![],
+        ),
+    ];
+    assert_table(cases);
 }
 
 #[test]
