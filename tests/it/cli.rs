@@ -92,11 +92,7 @@ fn check_config_with_connect_names_the_source_it_cannot_reach() {
 #[test]
 fn sigterm_stops_the_service_cleanly_with_exit_code_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let path = dir.path().join("run.toml");
     std::fs::write(
         &path,
@@ -129,6 +125,106 @@ fn sigterm_stops_the_service_cleanly_with_exit_code_zero() {
         })
         .expect("the service exits after SIGTERM");
     assert_eq!(status.code(), Some(0));
+}
+
+/// A free port on 127.0.0.1 (bound, noted, released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_and_each_job_line_names_its_job_and_source() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.toml");
+    // The key asks for JSON; the source is on a port where nothing listens, so its poll
+    // fails and logs from inside its job.
+    std::fs::write(
+        &path,
+        format!(
+            "[service]\nlisten = \"127.0.0.1:{}\"\nlog_format = \"json\"\n\
+             [store]\nurl = \"sqlite://{}/store.db\"\n[[source]]\nname = \"gone\"\n\
+             url = \"postgres://reader@127.0.0.1:{}/motcua\"\nquery = \"SELECT 1 WHERE x >= :watermark\"\n",
+            free_port(),
+            dir.path().display(),
+            free_port(),
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hcc-monitor"))
+        .args(["run", "--config", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let _ = tx.send(line.expect("stderr is UTF-8"));
+        }
+    });
+    let mut lines = Vec::new();
+    while !lines.iter().any(|l: &String| l.contains("poll failed")) {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) => lines.push(line),
+            Err(e) => panic!("no poll failure logged ({e}); got:\n{}", lines.join("\n")),
+        }
+    }
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    reader.join().unwrap();
+    lines.extend(rx.try_iter());
+    let events: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    for (event, line) in events.iter().zip(&lines) {
+        assert!(event["timestamp"].is_string(), "{line}");
+        assert!(event["level"].is_string(), "{line}");
+        assert!(event["target"].is_string(), "{line}");
+        assert!(event["fields"]["message"].is_string(), "{line}");
+    }
+    let failed = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "poll failed")
+        .unwrap();
+    assert_eq!(failed["level"], "WARN");
+    assert_eq!(failed["fields"]["source"], "gone");
+    assert_eq!(failed["spans"][0]["job"], "poll:gone", "{failed}");
+    assert!(
+        events.iter().any(|e| e["fields"]["message"] == "stopped"),
+        "{lines:?}"
+    );
+
+    // The flag beats the key; text off a terminal has no colour codes.
+    let text_logs = Command::new(env!("CARGO_BIN_EXE_hcc-monitor"))
+        .args([
+            "--log-format",
+            "text",
+            "check-config",
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(text_logs.status.success());
+    let logged = text(&text_logs.stderr);
+    assert!(
+        logged.contains(" WARN hcc_monitor::calendar: the calendar year is provisional"),
+        "{logged}"
+    );
+    assert!(
+        !logged.contains('\x1b') && !logged.contains('{'),
+        "{logged}"
+    );
 }
 
 /// Dossiers at hand-picked instants around Wednesday 4 March 2026, 10:00 in Hanoi. Office hours
