@@ -227,6 +227,108 @@ fn json_logs_are_one_object_per_line_and_each_job_line_names_its_job_and_source(
     );
 }
 
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The binary under `umask 000`, so that only explicit modes keep files private, run from
+/// `cwd`.
+fn hcc_in(cwd: &std::path::Path, args: &[&str]) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_hcc-monitor"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("STATE_DIRECTORY");
+    command
+}
+
+#[test]
+fn the_store_and_the_emails_are_owner_only_and_relative_paths_resolve_next_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("etc");
+    std::fs::create_dir(&conf).unwrap();
+    let path = conf.join("hcc.toml");
+    let port = free_port();
+    std::fs::write(
+        &path,
+        format!(
+            "[service]\nlisten = \"127.0.0.1:{port}\"\n[store]\nurl = \"sqlite://state/store.db\"\n\
+             [mail]\nfrom = \"hcc <hcc@example.org>\"\nfolder = \"state/mail\"\n"
+        ),
+    )
+    .unwrap();
+    let config = path.to_str().unwrap();
+    let mut child = hcc_in(elsewhere.path(), &["run", "--config", config])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = conf.join("state");
+    let store = state.join("store.db");
+    let beside = |suffix: &str| state.join(format!("store.db{suffix}"));
+    let created = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        beside("-wal").exists() && beside("-shm").exists()
+    });
+    let files = [
+        store.clone(),
+        beside("-wal"),
+        beside("-shm"),
+        beside(".lock"),
+    ];
+    let modes: Vec<u32> = files.iter().map(|f| mode(f)).collect();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(created, "the store's WAL files next to the config");
+    assert_eq!(modes, [0o600; 4], "{files:?}");
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+
+    let sent = hcc_in(
+        elsewhere.path(),
+        &[
+            "send-test-email",
+            "--config",
+            config,
+            "--to",
+            "it@example.org",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let mail = state.join("mail");
+    assert_eq!(mode(&mail), 0o700);
+    let emails: Vec<_> = std::fs::read_dir(&mail)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(emails.len(), 1);
+    assert_eq!(mode(&emails[0]), 0o600);
+
+    // Under systemd the state goes to $STATE_DIRECTORY instead.
+    let state_directory = dir.path().join("var-lib");
+    std::fs::create_dir(&state_directory).unwrap();
+    let migrated = hcc_in(elsewhere.path(), &["migrate", "--config", config])
+        .env("STATE_DIRECTORY", &state_directory)
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    assert_eq!(mode(&state_directory.join("state/store.db")), 0o600);
+}
+
 /// Dossiers at hand-picked instants around Wednesday 4 March 2026, 10:00 in Hanoi. Office hours
 /// 07:00-11:30 and 13:30-17:00 (8 h a day); no holiday in these weeks.
 const SCHEMA: &str = "CREATE TABLE ho_so (ma text PRIMARY KEY, thu_tuc text, don_vi text,
