@@ -346,6 +346,34 @@ fn the_example_config_is_valid_and_says_what_the_code_does() {
     let config = Config::parse(&path, &text, |_| Some("from-the-environment".to_string()))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.sources.len(), 2);
+    assert_eq!(
+        config.service.log_format,
+        hcc_monitor::config::LogFormat::Text
+    );
+    // The commented-out web keys are written as the file expects them.
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, _) = crate::helpers::tls::TestCa::new().issue(dir.path());
+    let hash = bcrypt::hash("correct horse", 4).unwrap();
+    let web = text
+        .replace("# basic_auth_users = ", "basic_auth_users = ")
+        .replace("$2y$10$...", &hash)
+        .replace("# tls_server_config = ", "tls_server_config = ")
+        .replace(
+            "/etc/hcc-monitor/tls/cert.pem",
+            tls.cert_file.to_str().unwrap(),
+        )
+        .replace(
+            "/etc/hcc-monitor/tls/key.pem",
+            tls.key_file.to_str().unwrap(),
+        )
+        .replace("listen = \"127.0.0.1:9464\"", "listen = \"0.0.0.0:9464\"");
+    let web = Config::parse(&path, &web, |_| Some("from-the-environment".to_string()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        web.service.basic_auth_users.hash("prometheus"),
+        Some(hash.as_str())
+    );
+    assert_eq!(web.service.tls, Some(tls));
     let notify = &config.notify;
     let levels: Vec<&str> = notify.levels.iter().map(|l| l.rule.name.as_str()).collect();
     assert_eq!(
