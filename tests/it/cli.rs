@@ -215,7 +215,7 @@ fn json_logs_are_one_object_per_line_and_each_job_line_names_its_job_and_source(
         ])
         .output()
         .unwrap();
-    assert!(text_logs.status.success());
+    assert!(text_logs.status.success(), "{}", text(&text_logs.stderr));
     let logged = text(&text_logs.stderr);
     assert!(
         logged.contains(" WARN hcc_monitor::calendar: the calendar year is provisional"),
