@@ -390,3 +390,67 @@ fn the_example_config_is_valid_and_says_what_the_code_does() {
         other => panic!("expected smtp, got {other:?}"),
     }
 }
+
+#[test]
+fn relative_paths_are_read_against_the_config_folder_and_state_under_the_state_directory() {
+    let parse = |text: &str, state: Option<&str>| {
+        Config::parse(Path::new("/etc/hcc/hcc.toml"), text, |name| {
+            (name == "STATE_DIRECTORY")
+                .then(|| state.map(String::from))
+                .flatten()
+        })
+    };
+    let store = |url: &str, state: Option<&str>| {
+        parse(&format!("[store]\nurl = \"{url}\"\n"), state)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .store
+            .url
+            .expose()
+            .to_string()
+    };
+    assert_eq!(
+        store("sqlite://data/s.db?mode=rwc", None),
+        "sqlite:///etc/hcc/data/s.db?mode=rwc"
+    );
+    assert_eq!(store("sqlite:s.db", None), "sqlite:///etc/hcc/s.db");
+    // systemd may list several folders; the first is the unit's own. A relative one is ignored.
+    assert_eq!(
+        store("sqlite://s.db", Some("/var/lib/hcc:/var/lib/other")),
+        "sqlite:///var/lib/hcc/s.db"
+    );
+    assert_eq!(
+        store("sqlite://s.db", Some("var/lib/hcc")),
+        "sqlite:///etc/hcc/s.db"
+    );
+    for unchanged in ["sqlite:///srv/s.db", "sqlite::memory:", "postgres://u@h/db"] {
+        assert_eq!(store(unchanged, Some("/var/lib/hcc")), unchanged);
+    }
+    let mail = parse("[mail]\nfolder = \"mail\"\n", Some("/var/lib/hcc")).unwrap();
+    match &mail.notify.mail.transport {
+        hcc_monitor::config::Transport::File(folder) => {
+            assert_eq!(folder, Path::new("/var/lib/hcc/mail"));
+        }
+        other => panic!("expected the file transport, got {other:?}"),
+    }
+    // What is only read stays next to the config, whatever the state directory.
+    let read = parse(
+        "[catalogue]\nfile = \"procedures.toml\"\n[mail]\ntemplates_dir = \"templates\"\n\
+         [service]\nbearer_token_file = \"secrets/token\"\n",
+        Some("/var/lib/hcc"),
+    )
+    .unwrap_err()
+    .problems();
+    let mut read: Vec<String> = read
+        .into_iter()
+        .map(|p| p.split(": No such file").next().unwrap().to_string())
+        .collect();
+    read.sort();
+    assert_eq!(
+        read,
+        [
+            "catalogue.file: cannot read /etc/hcc/procedures.toml",
+            "mail.templates_dir: /etc/hcc/templates is not a folder",
+            "service.bearer_token_file: cannot read /etc/hcc/secrets/token",
+        ]
+    );
+}
