@@ -1,19 +1,25 @@
 //! Startup: where the edges (sources, store, HTTP, scheduler) meet. `Application::build` binds
 //! first and reports its address; `run_until_stopped` serves until the shutdown token fires,
-//! then drains. Tests and production share this one path.
+//! then drains. A reload builds a new generation (pollers, jobs, notifier, metrics) from the
+//! new file beside the running one, and swaps it in only once it is whole. Tests and production
+//! share this one path.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::RwLock;
+
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::evaluate::Evaluator;
 use crate::handoff::Handoffs;
-use crate::http::{Access, AppState, router, tls};
+use crate::http::{Access, AppState, ReloadRequest, router, tls};
 use crate::metrics::Metrics;
 use crate::notify::{MailError, Mailer, Notifier, TemplateError, Templates};
 use crate::probe::{Probe, SoftwareReader};
@@ -49,20 +55,36 @@ pub enum AppError {
 /// Pause between the first polls of consecutive sources at start.
 const FIRST_POLL_STAGGER: Duration = Duration::from_millis(500);
 
+/// The running service: what lives as long as the process (the listener, the store and its
+/// lock, the reload channel), and the generation built from the current config, which a
+/// reload replaces whole.
 pub struct Application {
-    config: Config,
     listener: TcpListener,
-    /// Set when the web endpoints are served over TLS.
+    /// Set when the web endpoints are served over TLS; the certificate files are re-read when
+    /// they change, the acceptor itself lives as long as the listener.
     tls: Option<tokio_rustls::TlsAcceptor>,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    current: Generation,
+    extra_jobs: Vec<Job>,
+    /// The config file a reload reads again, with every `*_file` secret it names.
+    config_path: std::path::PathBuf,
+    reloads: (mpsc::Sender<ReloadRequest>, mpsc::Receiver<ReloadRequest>),
+    /// Unix second of the last config load that took effect; survives generations so that
+    /// `hcc_config_last_reload_success_timestamp_seconds` does not jump on a failed reload.
+    last_success: i64,
+    /// A SQLite store's one-process lock, released when the application ends.
+    _instance_lock: Option<InstanceLock>,
+}
+
+/// Everything built from one config: its pollers, jobs, notifier, metrics and HTTP state.
+struct Generation {
+    config: Config,
     state: AppState,
     pollers: Vec<Arc<Poller>>,
     notifier: Arc<Notifier>,
-    clock: Arc<dyn Clock>,
     /// Probes, software error counts and handoffs: one job each.
     monitor_jobs: Vec<Job>,
-    extra_jobs: Vec<Job>,
-    /// A SQLite store's one-process lock, released when the application ends.
-    _instance_lock: Option<InstanceLock>,
 }
 
 impl Application {
@@ -78,6 +100,207 @@ impl Application {
         let tls = config.service.tls.as_ref().map(tls::acceptor).transpose()?;
         let instance_lock = InstanceLock::acquire(&config.store)?;
         let store = Store::open_and_migrate(&config.store).await?;
+        let config_path = config.path.clone();
+        let reloads = mpsc::channel(4);
+        let current = Generation::build(config, &store, &clock, &reloads.0)?;
+        let last_success = clock.now().timestamp();
+        current.report_reload(true, last_success);
+        Ok(Application {
+            listener,
+            tls,
+            store,
+            clock,
+            current,
+            extra_jobs: Vec::new(),
+            config_path,
+            reloads,
+            last_success,
+            _instance_lock: instance_lock,
+        })
+    }
+
+    /// The address actually bound (port 0 in tests becomes a real port).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// `https` when the web endpoints are served over TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.current.state
+    }
+
+    pub fn notifier(&self) -> &Arc<Notifier> {
+        &self.current.notifier
+    }
+
+    /// Adds a job beside the configured ones (the demo's data trickle); it survives reloads.
+    pub fn with_job(mut self, job: Job) -> Application {
+        self.extra_jobs.push(job);
+        self
+    }
+
+    /// Reloads on SIGHUP, which `systemctl reload` sends; without this, SIGHUP ends the process.
+    pub fn reload_on_hangup(&self) -> std::io::Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = signal(SignalKind::hangup())?;
+        let reloads = self.reloads.0.clone();
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                tracing::info!("SIGHUP received: reloading the config");
+                let (reply, _) = oneshot::channel();
+                if reloads.send(reply).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Serves and runs every job until `shutdown` fires, replacing the generation on each
+    /// reload; then stops scheduling, lets in-flight runs and requests finish (up to the grace
+    /// period) and closes the pools.
+    pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> Result<(), AppError> {
+        let addr = self.local_addr();
+        let routes = Arc::new(RwLock::new(router(self.current.state.clone())));
+        let current_routes = routes.clone();
+        // The listener outlives generations; each request goes to the router of the current one.
+        let app = axum::Router::new().fallback_service(tower::service_fn(
+            move |request: axum::extract::Request| {
+                let router = current_routes
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                tower::ServiceExt::oneshot(router, request)
+            },
+        ));
+        let stopped = shutdown.clone().cancelled_owned();
+        let mut server = match self.tls {
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(self.listener, acceptor);
+                let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
+                tokio::spawn(async move { server.await })
+            }
+            None => {
+                let server = axum::serve(self.listener, app).with_graceful_shutdown(stopped);
+                tokio::spawn(async move { server.await })
+            }
+        };
+
+        let mut generation = shutdown.child_token();
+        let mut running = self.current.spawn_jobs(&self.extra_jobs, &generation);
+        tracing::info!(%addr, sources = self.current.pollers.len(), store = self.store.backend(), "hcc-monitor started");
+        loop {
+            tokio::select! {
+                result = &mut server => {
+                    // The server stopped on its own: that is a failure, and the jobs must stop too.
+                    shutdown.cancel();
+                    while running.join_next().await.is_some() {}
+                    return match result {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(AppError::Serve(e)),
+                        Err(join) => Err(AppError::Serve(std::io::Error::other(join))),
+                    };
+                }
+                () = shutdown.cancelled() => break,
+                Some(reply) = self.reloads.1.recv() => {
+                    let next = match Config::load(&self.config_path) {
+                        Ok(config) => {
+                            let config = keep_restart_only_keys(config, &self.current.config);
+                            Generation::build(config, &self.store, &self.clock, &self.reloads.0)
+                                .map_err(|e| e.to_string())
+                        }
+                        Err(e) => Err(e.to_string()),
+                    };
+                    match next {
+                        Err(problems) => {
+                            // The old config keeps running, whole; the operator sees why.
+                            tracing::error!("config reload refused, the running config is kept:\n{problems}");
+                            self.current.report_reload(false, self.last_success);
+                            let _ = reply.send(Err(problems));
+                        }
+                        Ok(next) => {
+                            // The old jobs finish what they are doing first (an email being
+                            // sent is marked sent), so that no two generations ever run the
+                            // same job at once; polls in flight are abandoned, as at shutdown.
+                            generation.cancel();
+                            while running.join_next().await.is_some() {}
+                            let old = std::mem::replace(&mut self.current, next);
+                            old.close_sources().await;
+                            self.last_success = self.clock.now().timestamp();
+                            self.current.report_reload(true, self.last_success);
+                            *routes.write().unwrap_or_else(|e| e.into_inner()) =
+                                router(self.current.state.clone());
+                            generation = shutdown.child_token();
+                            running = self.current.spawn_jobs(&self.extra_jobs, &generation);
+                            tracing::info!(sources = self.current.pollers.len(), "config reloaded");
+                            let _ = reply.send(Ok(()));
+                        }
+                    }
+                }
+            }
+        }
+        tracing::info!("shutting down: draining in-flight work");
+        let grace = self.current.config.service.shutdown_grace;
+        let drained = tokio::time::timeout(grace, async {
+            while running.join_next().await.is_some() {}
+            let _ = server.await;
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                ?grace,
+                "in-flight work did not finish within the grace period"
+            );
+        }
+        self.current.close_sources().await;
+        self.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// The listen address and the store are bound once per process: a reload that changes them
+/// keeps the running ones and says that a restart is needed.
+fn keep_restart_only_keys(mut next: Config, running: &Config) -> Config {
+    if next.service.listen != running.service.listen {
+        tracing::warn!(
+            running = %running.service.listen,
+            configured = %next.service.listen,
+            "service.listen changes only with a restart; still listening on the running address"
+        );
+        next.service.listen = running.service.listen;
+    }
+    // The files named stay re-read when they change; which files, only at a restart.
+    if next.service.tls != running.service.tls {
+        tracing::warn!(
+            "service.tls_server_config changes only with a restart; still serving the running \
+             certificate files"
+        );
+        next.service.tls = running.service.tls.clone();
+    }
+    let store = |c: &Config| (c.store.url.expose().to_owned(), c.store.max_connections);
+    if store(&next) != store(running) {
+        tracing::warn!("[store] changes only with a restart; the running store is kept");
+        next.store = running.store.clone();
+    }
+    next
+}
+
+impl Generation {
+    fn build(
+        config: Config,
+        store: &Store,
+        clock: &Arc<dyn Clock>,
+        reloads: &mpsc::Sender<ReloadRequest>,
+    ) -> Result<Generation, AppError> {
+        // Metrics belong to a generation, so that the series of a removed source, probe or level
+        // disappear with it; counters restart from zero, as after a restart.
         let metrics = Arc::new(Metrics::new());
         let pollers = config
             .sources
@@ -113,52 +336,52 @@ impl Application {
             Mailer::new(&config.notify.mail)?,
         ));
         let state = AppState {
-            store,
+            store: store.clone(),
             metrics,
             evaluator,
             clock: clock.clone(),
             time_zone: config.service.time_zone,
             access: Arc::new(Access::new(&config.service)),
             handoffs,
+            reloads: reloads.clone(),
         };
-        Ok(Application {
+        Ok(Generation {
             monitor_jobs: [monitor_jobs, state.handoffs.jobs()].concat(),
             config,
-            listener,
-            tls,
             state,
             pollers,
             notifier,
-            clock,
-            extra_jobs: Vec::new(),
-            _instance_lock: instance_lock,
         })
     }
 
-    /// The address actually bound (port 0 in tests becomes a real port).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+    fn report_reload(&self, successful: bool, last_success: i64) {
+        let m = &self.state.metrics;
+        m.config_last_reload_successful.set(i64::from(successful));
+        m.config_last_reload_success_timestamp
+            .set(last_success as f64);
     }
 
-    /// `https` when the web endpoints are served over TLS, else `http`.
-    pub fn scheme(&self) -> &'static str {
-        if self.tls.is_some() { "https" } else { "http" }
+    fn spawn_jobs(&self, extra: &[Job], stop: &CancellationToken) -> JoinSet<()> {
+        let mut jobs = self.jobs();
+        jobs.extend(extra.iter().cloned());
+        scheduler::spawn_all(
+            jobs,
+            self.config.service.time_zone,
+            self.state.metrics.clone(),
+            stop.clone(),
+        )
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
-    pub fn notifier(&self) -> &Arc<Notifier> {
-        &self.notifier
-    }
-
-    /// Adds a job beside the configured ones (the demo's data trickle).
-    pub fn with_job(mut self, job: Job) -> Application {
-        self.extra_jobs.push(job);
-        self
+    /// A connection abandoned mid-query is returned only once its query ends; closing does not
+    /// wait for that (the server cancels it when the connection drops).
+    async fn close_sources(&self) {
+        let close_all = futures::future::join_all(self.pollers.iter().map(|p| p.close()));
+        if tokio::time::timeout(Duration::from_secs(2), close_all)
+            .await
+            .is_err()
+        {
+            tracing::info!("source connections busy at exit were dropped");
+        }
     }
 
     fn jobs(&self) -> Vec<Job> {
@@ -198,7 +421,7 @@ impl Application {
             }
         }
         let evaluator = self.state.evaluator.clone();
-        let clock = self.clock.clone();
+        let clock = self.state.clock.clone();
         jobs.push(
             Job::new(
                 "evaluate",
@@ -217,7 +440,6 @@ impl Application {
         );
         jobs.extend(self.monitor_jobs.iter().cloned());
         jobs.extend(self.notify_jobs());
-        jobs.extend(self.extra_jobs.iter().cloned());
         jobs
     }
 
@@ -267,72 +489,6 @@ impl Application {
             .run_at_start(Duration::from_secs(1)),
         );
         jobs
-    }
-
-    /// Serves and runs every job until `shutdown` fires; then stops scheduling, lets in-flight
-    /// runs and requests finish (up to the grace period) and closes the pools.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), AppError> {
-        let addr = self.local_addr();
-        let jobs = self.jobs();
-        tracing::info!(%addr, sources = self.pollers.len(), jobs = jobs.len(), store = self.state.store.backend(), "hcc-monitor started");
-        let mut running = scheduler::spawn_all(
-            jobs,
-            self.config.service.time_zone,
-            self.state.metrics.clone(),
-            shutdown.clone(),
-        );
-        let routes = router(self.state.clone());
-        let stopped = shutdown.clone().cancelled_owned();
-        let mut server = match self.tls {
-            Some(acceptor) => {
-                let listener = tls::TlsListener::new(self.listener, acceptor);
-                let server = axum::serve(listener, routes).with_graceful_shutdown(stopped);
-                tokio::spawn(async move { server.await })
-            }
-            None => {
-                let server = axum::serve(self.listener, routes).with_graceful_shutdown(stopped);
-                tokio::spawn(async move { server.await })
-            }
-        };
-        let served = tokio::select! {
-            result = &mut server => Some(result),
-            () = shutdown.cancelled() => None,
-        };
-        if let Some(result) = served {
-            // The server stopped on its own: that is a failure, and the jobs must stop too.
-            shutdown.cancel();
-            while running.join_next().await.is_some() {}
-            return match result {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(AppError::Serve(e)),
-                Err(join) => Err(AppError::Serve(std::io::Error::other(join))),
-            };
-        }
-        tracing::info!("shutting down: draining in-flight work");
-        let grace = self.config.service.shutdown_grace;
-        let drained = tokio::time::timeout(grace, async {
-            while running.join_next().await.is_some() {}
-            let _ = server.await;
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                ?grace,
-                "in-flight work did not finish within the grace period"
-            );
-        }
-        // A connection abandoned mid-query is returned only once its query ends; closing does
-        // not wait for that (the server cancels it when the connection drops).
-        let close_all = futures::future::join_all(self.pollers.iter().map(|p| p.close()));
-        if tokio::time::timeout(Duration::from_secs(2), close_all)
-            .await
-            .is_err()
-        {
-            tracing::info!("source connections busy at exit were dropped");
-        }
-        self.state.store.close().await;
-        tracing::info!("stopped");
-        Ok(())
     }
 }
 

@@ -421,6 +421,8 @@ async fn serve(config: Config, extra: Option<hcc_monitor::scheduler::Job>) -> an
     if let Some(job) = extra {
         app = app.with_job(job);
     }
+    app.reload_on_hangup()
+        .context("cannot install the SIGHUP handler")?;
     println!("serving on {}://{}/metrics", app.scheme(), app.local_addr());
     app.run_until_stopped(shutdown).await?;
     Ok(())

@@ -111,6 +111,8 @@ pub struct Metrics {
     pub calendar_provisional: IntGaugeVec,
     pub office_open: IntGauge,
     pub office_next_open: Gauge,
+    pub config_last_reload_successful: IntGauge,
+    pub config_last_reload_success_timestamp: Gauge,
     pub evaluation_duration: Gauge,
     pub evaluation_last_success: Gauge,
 
@@ -297,6 +299,17 @@ impl Metrics {
                 "Start of the current office session while open, else of the next one.",
             )
             .expect("valid metric"),
+            config_last_reload_successful: IntGauge::new(
+                "hcc_config_last_reload_successful",
+                "1 if the last config load (at start, on SIGHUP or POST /-/reload) took effect, \
+                 0 if it was refused and the previous config still runs.",
+            )
+            .expect("valid metric"),
+            config_last_reload_success_timestamp: Gauge::new(
+                "hcc_config_last_reload_success_timestamp_seconds",
+                "When the running config was loaded.",
+            )
+            .expect("valid metric"),
             evaluation_duration: Gauge::new(
                 "hcc_evaluation_duration_seconds",
                 "Wall time of the last evaluation cycle.",
@@ -447,6 +460,8 @@ impl Metrics {
             Box::new(self.calendar_provisional.clone()),
             Box::new(self.office_open.clone()),
             Box::new(self.office_next_open.clone()),
+            Box::new(self.config_last_reload_successful.clone()),
+            Box::new(self.config_last_reload_success_timestamp.clone()),
             Box::new(self.evaluation_duration.clone()),
             Box::new(self.evaluation_last_success.clone()),
             Box::new(self.probe_success.clone()),

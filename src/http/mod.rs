@@ -13,9 +13,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub use auth::Access;
 pub use error::ApiError;
@@ -35,7 +36,12 @@ pub struct AppState {
     pub time_zone: chrono_tz::Tz,
     pub access: Arc<Access>,
     pub handoffs: Arc<crate::handoff::Handoffs>,
+    /// Asks the application to reload its config; the answer is the problems, if any.
+    pub reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
 }
+
+/// A reload asked for, with where to send its outcome (every problem, when refused).
+pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
 
 pub fn router(state: AppState) -> Router {
     let protected = Router::new()
@@ -45,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/summary", get(api::summary))
         .route("/api/v1/handoffs", get(handoffs::stuck))
         .route("/api/v1/outbox", get(api::outbox))
+        .route("/-/reload", post(reload))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_credentials,
@@ -66,4 +73,27 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+}
+
+/// `POST /-/reload`, as Prometheus and Alertmanager have it: 200 once the new config runs, 500
+/// with every problem when it is refused (the running config is kept).
+async fn reload(State(state): State<AppState>) -> impl IntoResponse {
+    let (reply, outcome) = tokio::sync::oneshot::channel();
+    if state.reloads.send(reply).await.is_err() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down\n".to_owned(),
+        );
+    }
+    match outcome.await {
+        Ok(Ok(())) => (StatusCode::OK, "config reloaded\n".to_owned()),
+        Ok(Err(problems)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("config reload refused, the running config is kept:\n{problems}\n"),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down\n".to_owned(),
+        ),
+    }
 }

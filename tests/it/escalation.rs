@@ -14,7 +14,7 @@ use sqlx::{AssertSqlSafe, Connection, Executor};
 
 use crate::helpers::app::{TestApp, TestClock, config};
 use crate::helpers::eventually;
-use crate::helpers::smtp::{Mail, SmtpServer, free_port, messages};
+use crate::helpers::smtp::{Mail, SmtpServer, free_port, mail, messages};
 
 const TU_PHAP_HEAD: &str = "truong-phong@so-tuphap.example.gov.vn";
 const XAY_DUNG_HEAD: &str = "truong-phong@so-xaydung.example.gov.vn";
@@ -136,23 +136,6 @@ sla_state = "overdue"
 notify = ["province_leaders"]
 digest_schedule = "* * * * * *"
 {leaders}
-"#
-    )
-}
-
-fn mail(port: u16) -> String {
-    format!(
-        r#"
-[mail]
-transport = "smtp"
-host = "127.0.0.1"
-port = {port}
-tls = "plain"
-from = "TTHCC tỉnh <tthcc@example.gov.vn>"
-drain_schedule = "* * * * * *"
-retry_initial_secs = 1
-retry_max_secs = 2
-timeout_secs = 5
 "#
     )
 }

@@ -14,6 +14,7 @@ mod handoffs;
 mod helpers;
 mod http;
 mod probes;
+mod reload;
 mod resilience;
 mod sources_mysql;
 mod sources_postgres;

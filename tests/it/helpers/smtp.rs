@@ -137,3 +137,21 @@ pub fn messages(maildir: &Path) -> Vec<Mail> {
     );
     serde_json::from_slice(&out.stdout).expect("the reader prints JSON")
 }
+
+/// The `[mail]` section for the test SMTP server on `port`: drained every second, quick retries.
+pub fn mail(port: u16) -> String {
+    format!(
+        r#"
+[mail]
+transport = "smtp"
+host = "127.0.0.1"
+port = {port}
+tls = "plain"
+from = "TTHCC tỉnh <tthcc@example.gov.vn>"
+drain_schedule = "* * * * * *"
+retry_initial_secs = 1
+retry_max_secs = 2
+timeout_secs = 5
+"#
+    )
+}
