@@ -148,7 +148,7 @@ fn json_logs_are_one_object_per_line_and_each_job_line_names_its_job_and_source(
         format!(
             "[service]\nlisten = \"127.0.0.1:{}\"\nlog_format = \"json\"\n\
              [store]\nurl = \"sqlite://{}/store.db\"\n[[source]]\nname = \"gone\"\n\
-             url = \"postgres://reader@127.0.0.1:{}/motcua\"\nquery = \"SELECT 1 WHERE x >= :watermark\"\n",
+             url = \"postgres://reader@127.0.0.1:{}/motcua\"\nquery = \"SELECT 1 WHERE x >= :watermark\"\nconnect_timeout_secs = 1\n",
             free_port(),
             dir.path().display(),
             free_port(),
