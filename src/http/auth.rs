@@ -164,7 +164,11 @@ mod tests {
     fn access(token: Option<&str>, users: &[(&str, &str)]) -> Arc<Access> {
         let users = users
             .iter()
-            .map(|(u, p)| (u.to_string(), bcrypt::hash(p, 4).unwrap()))
+            // Written as htpasswd writes them ($2y$), not as the crate does ($2b$).
+            .map(|(u, p)| {
+                let hash = bcrypt::hash(p, 4).unwrap().replacen("$2b$", "$2y$", 1);
+                (u.to_string(), hash)
+            })
             .collect::<BTreeMap<_, _>>();
         Arc::new(Access {
             bearer: token.map(|t| digest(Secret::new(t).expose().as_bytes())),
