@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::evaluate::Evaluator;
 use crate::handoff::Handoffs;
-use crate::http::{AppState, ReloadRequest, router};
+use crate::http::{Access, AppState, ReloadRequest, router, tls};
 use crate::metrics::Metrics;
 use crate::notify::{MailError, Mailer, Notifier, TemplateError, Templates};
 use crate::probe::{Probe, SoftwareReader};
@@ -48,6 +48,8 @@ pub enum AppError {
     Mail(#[from] MailError),
     #[error(transparent)]
     Templates(#[from] TemplateError),
+    #[error("cannot serve HTTPS: {0}")]
+    Tls(#[from] crate::config::TlsError),
 }
 
 /// Pause between the first polls of consecutive sources at start.
@@ -58,6 +60,9 @@ const FIRST_POLL_STAGGER: Duration = Duration::from_millis(500);
 /// reload replaces whole.
 pub struct Application {
     listener: TcpListener,
+    /// Set when the web endpoints are served over TLS; the certificate files are re-read when
+    /// they change, the acceptor itself lives as long as the listener.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     store: Store,
     clock: Arc<dyn Clock>,
     current: Generation,
@@ -92,6 +97,7 @@ impl Application {
                 addr: config.service.listen,
                 source,
             })?;
+        let tls = config.service.tls.as_ref().map(tls::acceptor).transpose()?;
         let instance_lock = InstanceLock::acquire(&config.store)?;
         let store = Store::open_and_migrate(&config.store).await?;
         let config_path = config.path.clone();
@@ -101,6 +107,7 @@ impl Application {
         current.report_reload(true, last_success);
         Ok(Application {
             listener,
+            tls,
             store,
             clock,
             current,
@@ -117,6 +124,11 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// `https` when the web endpoints are served over TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     pub fn state(&self) -> &AppState {
@@ -167,16 +179,28 @@ impl Application {
                 tower::ServiceExt::oneshot(router, request)
             },
         ));
-        let listener = self.listener;
-        let server =
-            axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let mut server = tokio::spawn(async move { server.await });
+        let stopped = shutdown.clone().cancelled_owned();
+        let mut server = match self.tls {
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(self.listener, acceptor);
+                let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
+                tokio::spawn(async move { server.await })
+            }
+            None => {
+                let server = axum::serve(self.listener, app).with_graceful_shutdown(stopped);
+                tokio::spawn(async move { server.await })
+            }
+        };
 
         let mut generation = shutdown.child_token();
         let mut running = self.current.spawn_jobs(&self.extra_jobs, &generation);
         tracing::info!(%addr, sources = self.current.pollers.len(), store = self.store.backend(), "hcc-monitor started");
         loop {
             tokio::select! {
+                // Shutdown first: the server also ends once the token fires, and that end is the
+                // drain's to await, not a failure.
+                biased;
+                () = shutdown.cancelled() => break,
                 result = &mut server => {
                     // The server stopped on its own: that is a failure, and the jobs must stop too.
                     shutdown.cancel();
@@ -187,7 +211,6 @@ impl Application {
                         Err(join) => Err(AppError::Serve(std::io::Error::other(join))),
                     };
                 }
-                () = shutdown.cancelled() => break,
                 Some(reply) = self.reloads.1.recv() => {
                     let next = match Config::load(&self.config_path) {
                         Ok(config) => {
@@ -256,6 +279,14 @@ fn keep_restart_only_keys(mut next: Config, running: &Config) -> Config {
         );
         next.service.listen = running.service.listen;
     }
+    // The files named stay re-read when they change; which files, only at a restart.
+    if next.service.tls != running.service.tls {
+        tracing::warn!(
+            "service.tls_server_config changes only with a restart; still serving the running \
+             certificate files"
+        );
+        next.service.tls = running.service.tls.clone();
+    }
     let store = |c: &Config| (c.store.url.expose().to_owned(), c.store.max_connections);
     if store(&next) != store(running) {
         tracing::warn!("[store] changes only with a restart; the running store is kept");
@@ -313,7 +344,7 @@ impl Generation {
             evaluator,
             clock: clock.clone(),
             time_zone: config.service.time_zone,
-            bearer_token: config.service.bearer_token.clone(),
+            access: Arc::new(Access::new(&config.service)),
             handoffs,
             reloads: reloads.clone(),
         };

@@ -28,6 +28,8 @@ pub mod metrics;
 /// Escalation digests and scheduled reports: planner runs, the outbox drain, the mailer and
 /// the email templates (DESIGN §6).
 pub mod notify;
+/// Owner-only files and folders for what the service writes (store, lock, emails).
+pub mod private_fs;
 /// Equipment and software probes (HTTP, TCP, SQL) and software error counts.
 pub mod probe;
 /// The official report table per department and in total, with Decision 766's progress score.

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use hcc_monitor::app::{Application, cancel_on_signals};
 use hcc_monitor::clock::{Clock, FixedClock, SystemClock};
-use hcc_monitor::config::Config;
+use hcc_monitor::config::{Config, LogFormat};
 use hcc_monitor::evaluate::{Evaluator, Period, PeriodStartDay};
 use hcc_monitor::report;
 use hcc_monitor::source::{PollMode, Poller, SourcePool};
@@ -25,6 +25,10 @@ use hcc_monitor::store::Store;
     about = "SLA and observability service for public administration service centres"
 )]
 struct Cli {
+    /// How log lines (on stderr) are written; default: `[service] log_format` of the command's
+    /// config, else text.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -167,24 +171,57 @@ enum ListFormat {
     Json,
 }
 
-fn init_logging() {
+impl Command {
+    /// The config file the command reads, if any.
+    fn config_path(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Run { config }
+            | Command::CheckConfig { config, .. }
+            | Command::Migrate { config }
+            | Command::PollOnce { config, .. }
+            | Command::Dossiers { config, .. }
+            | Command::Report { config, .. }
+            | Command::Handoffs { config, .. }
+            | Command::Outbox { config, .. }
+            | Command::SendTestEmail { config, .. } => Some(config),
+            Command::Calendar { config, .. } => config.as_deref(),
+            Command::Demo { .. } => None,
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn".into());
     // Logs go to stderr so that stdout carries only a command's result: `dossiers --format json
-    // | jq` must parse even when the calendar warns. Colour codes only on a terminal.
-    let stderr = std::io::stderr();
-    let ansi = std::io::IsTerminal::is_terminal(&stderr);
-    tracing_subscriber::fmt()
+    // | jq` must parse even when the calendar warns.
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        // Colour codes only on a terminal, never in a file or the journal.
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // One object per line; the spans carry the job and its source or probe.
+        LogFormat::Json => logs.json().with_current_span(false).init(),
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    // The config's own key is read before the config is validated, since validation logs.
+    let format = cli
+        .log_format
+        .or_else(|| {
+            cli.command
+                .config_path()
+                .and_then(LogFormat::from_config_file)
+        })
+        .unwrap_or_default();
+    init_logging(format);
+    match run(cli).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -431,7 +468,7 @@ async fn serve(config: Config, extra: Option<hcc_monitor::scheduler::Job>) -> an
     }
     app.reload_on_hangup()
         .context("cannot install the SIGHUP handler")?;
-    println!("serving on http://{}/metrics", app.local_addr());
+    println!("serving on {}://{}/metrics", app.scheme(), app.local_addr());
     app.run_until_stopped(shutdown).await?;
     Ok(())
 }

@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use futures::future::BoxFuture;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::config::CronSchedule;
 use crate::metrics::Metrics;
@@ -112,7 +113,9 @@ async fn job_loop(job: Job, time_zone: Tz, metrics: Arc<Metrics>, shutdown: Canc
 /// Runs the task in a task of its own, so a panic is caught as a `JoinError` and counted
 /// instead of taking the job loop down.
 async fn run_once(job: Job, metrics: Arc<Metrics>, token: CancellationToken) {
-    let mut inner = tokio::spawn((job.task)(token));
+    // Every line a run logs names its job (e.g. `incremental:centre`, `probe:portal`).
+    let span = tracing::info_span!("job", job = %job.name);
+    let mut inner = tokio::spawn((job.task)(token).instrument(span));
     let result = match tokio::time::timeout(job.timeout, &mut inner).await {
         Err(_) => {
             inner.abort();

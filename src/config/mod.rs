@@ -7,6 +7,7 @@ mod raw;
 mod schedule;
 mod secret;
 mod validate;
+mod web;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ pub use notify::{
 pub use schedule::CronSchedule;
 pub use secret::{Secret, redact_url};
 pub(crate) use validate::Checker;
+pub use web::{BasicAuthUsers, LogFormat, TlsError, TlsFiles};
 
 use crate::calendar::Calendar;
 use crate::dossier::Status;
@@ -69,6 +71,13 @@ pub struct ReportingConfig {
 pub struct ServiceConfig {
     pub listen: SocketAddr,
     pub bearer_token: Option<Secret>,
+    /// Serve HTTPS with this certificate, re-read when its files change.
+    pub tls: Option<TlsFiles>,
+    /// Basic-auth users, admitted beside the bearer token.
+    pub basic_auth_users: BasicAuthUsers,
+    /// A non-loopback `listen` without credentials was allowed on purpose.
+    pub allow_unauthenticated: bool,
+    pub log_format: LogFormat,
     pub evaluate_schedule: CronSchedule,
     pub shutdown_grace: Duration,
     /// The centre's time zone: cron schedules and calendar periods are read in it.

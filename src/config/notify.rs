@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::Address;
@@ -508,11 +508,9 @@ fn mail(c: &mut Checker<'_>, m: RawMail) -> Option<MailConfig> {
                     "only meaningful with transport = \"smtp\"",
                 );
             }
-            Some(Transport::File(
-                m.folder
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from(MAIL_FOLDER)),
-            ))
+            Some(Transport::File(c.state_path(
+                m.folder.as_deref().unwrap_or(Path::new(MAIL_FOLDER)),
+            )))
         }
         "smtp" => smtp(c, &m),
         other => {
@@ -561,7 +559,8 @@ fn mail(c: &mut Checker<'_>, m: RawMail) -> Option<MailConfig> {
             format!("{retry_max} is less than retry_initial_secs ({retry_initial})"),
         );
     }
-    if let Some(dir) = &m.templates_dir
+    let templates_dir = m.templates_dir.as_deref().map(|d| c.path(d));
+    if let Some(dir) = &templates_dir
         && !dir.is_dir()
     {
         c.problem(
@@ -577,7 +576,7 @@ fn mail(c: &mut Checker<'_>, m: RawMail) -> Option<MailConfig> {
         max_attempts,
         retry_initial: Duration::from_secs(retry_initial),
         retry_max: Duration::from_secs(retry_max),
-        templates_dir: m.templates_dir,
+        templates_dir,
     })
 }
 

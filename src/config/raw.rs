@@ -60,6 +60,18 @@ pub struct RawService {
     pub bearer_token_file: Option<PathBuf>,
     pub evaluate_schedule: Option<String>,
     pub shutdown_grace_secs: Option<u64>,
+    pub tls_server_config: Option<RawTls>,
+    /// User name → bcrypt hash.
+    #[serde(default)]
+    pub basic_auth_users: BTreeMap<String, String>,
+    pub allow_unauthenticated: Option<bool>,
+    pub log_format: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTls {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

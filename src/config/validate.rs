@@ -18,9 +18,50 @@ use crate::sla::{Procedure, StatutoryTime};
 pub(crate) struct Checker<'a> {
     problems: &'a mut Vec<Problem>,
     env: &'a dyn Fn(&str) -> Option<String>,
+    /// The config file's folder: what relative paths in it are read against.
+    config_dir: PathBuf,
+    /// `$STATE_DIRECTORY` (set by systemd's `StateDirectory=`), for what the service writes.
+    state_dir: Option<PathBuf>,
 }
 
 impl Checker<'_> {
+    /// A path written in the config, read against the config file's folder: the process's
+    /// working directory is `/` under systemd and says nothing about what the operator meant.
+    pub(crate) fn path(&self, p: &Path) -> PathBuf {
+        self.config_dir.join(p)
+    }
+
+    /// A path to state the service writes (the SQLite store, the mail folder): under
+    /// `$STATE_DIRECTORY` when systemd gives one, else like `path`.
+    pub(crate) fn state_path(&self, p: &Path) -> PathBuf {
+        self.state_dir.as_ref().unwrap_or(&self.config_dir).join(p)
+    }
+
+    /// A SQLite URL with a relative file path made absolute with `state_path`; other URLs, an
+    /// absolute path and in-memory databases unchanged.
+    fn state_url(&self, url: &str) -> String {
+        let Some(rest) = url
+            .split_once(':')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("sqlite"))
+            .map(|(_, rest)| rest.strip_prefix("//").unwrap_or(rest))
+        else {
+            return url.to_string();
+        };
+        let (file, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if file.is_empty() || file.starts_with(':') || Path::new(file).is_absolute() {
+            return url.to_string();
+        }
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        format!(
+            "sqlite://{}{query}",
+            self.state_path(Path::new(file)).display()
+        )
+    }
+
     pub(crate) fn problem(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
             key: key.into(),
@@ -75,16 +116,19 @@ impl Checker<'_> {
                     None
                 }
             },
-            (None, Some(path)) => match std::fs::read_to_string(path) {
-                Ok(v) => Some(Some(Secret::new(v.trim_end_matches(['\r', '\n'])))),
-                Err(e) => {
-                    self.problem(
-                        format!("{key}_file"),
-                        format!("cannot read {}: {e}", path.display()),
-                    );
-                    None
+            (None, Some(path)) => {
+                let path = self.path(path);
+                match std::fs::read_to_string(&path) {
+                    Ok(v) => Some(Some(Secret::new(v.trim_end_matches(['\r', '\n'])))),
+                    Err(e) => {
+                        self.problem(
+                            format!("{key}_file"),
+                            format!("cannot read {}: {e}", path.display()),
+                        );
+                        None
+                    }
                 }
-            },
+            }
             (None, None) if required => {
                 self.problem(
                     key,
@@ -164,11 +208,27 @@ impl Checker<'_> {
 
 pub(super) fn validate(
     path: &Path,
-    raw: RawConfig,
+    mut raw: RawConfig,
     env: &dyn Fn(&str) -> Option<String>,
     problems: &mut Vec<Problem>,
 ) -> Option<Config> {
-    let mut c = Checker { problems, env };
+    let config_dir = std::path::absolute(path)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    // systemd may list several folders separated by ':'; the first is the unit's own.
+    let state_dir = env("STATE_DIRECTORY")
+        .and_then(|v| v.split(':').next().map(PathBuf::from))
+        .filter(|d| d.is_absolute());
+    let mut c = Checker {
+        problems,
+        env,
+        config_dir,
+        state_dir,
+    };
+    for file in &mut raw.calendar.files {
+        *file = c.path(file);
+    }
     let calendar = match Calendar::from_settings(&raw.calendar) {
         Ok(cal) => Some(Arc::new(cal)),
         Err(e) => {
@@ -219,6 +279,12 @@ pub(super) fn validate(
             "too short; use at least 16 characters",
         );
     }
+    let web = super::web::validate_web(
+        &mut c,
+        &mut raw.service,
+        listen,
+        matches!(bearer_token, Some(Some(_))),
+    );
     let evaluate_schedule = c.schedule(
         "service.evaluate_schedule",
         raw.service.evaluate_schedule.as_deref(),
@@ -236,7 +302,8 @@ pub(super) fn validate(
         (url, file) => c
             .secret("store.url", url.as_deref(), file.as_deref(), true)
             .flatten(),
-    };
+    }
+    .map(|url| Secret::new(c.state_url(url.expose())));
     if let Some(url) = &store_url
         && !matches!(
             Dialect::from_url(url.expose()),
@@ -301,11 +368,16 @@ pub(super) fn validate(
         ),
     };
 
+    let web = web?;
     Some(Config {
         path: path.to_path_buf(),
         service: ServiceConfig {
             listen: listen?,
             bearer_token: bearer_token?,
+            tls: web.tls,
+            basic_auth_users: web.basic_auth_users,
+            allow_unauthenticated: web.allow_unauthenticated,
+            log_format: web.log_format,
             evaluate_schedule: evaluate_schedule?,
             shutdown_grace,
             time_zone: centre_tz,
@@ -494,8 +566,8 @@ fn watermarked(c: &mut Checker<'_>, key: &str, query: String, marker: &str) -> O
 /// The catalogue file's entries, then the inline ones (which win), each time parsed.
 fn catalogue(c: &mut Checker<'_>, raw: RawCatalogue) -> Catalogue {
     let mut entries: Vec<(String, String, RawProcedure)> = Vec::new();
-    if let Some(path) = &raw.file {
-        let table = std::fs::read_to_string(path)
+    if let Some(path) = raw.file.as_deref().map(|p| c.path(p)) {
+        let table = std::fs::read_to_string(&path)
             .map_err(|e| e.to_string())
             .and_then(|text| {
                 toml::from_str::<BTreeMap<String, RawProcedure>>(&text).map_err(|e| e.to_string())

@@ -64,6 +64,9 @@ pub async fn prepare(
     due: DueFn,
 ) -> Result<PathBuf, DemoError> {
     create_databases(dir, dossiers, now, tz, due).await?;
+    // The config names its files by absolute path: relative ones would be read against the
+    // config's own folder, which `dir` already is.
+    let dir = &std::path::absolute(dir).map_err(files(dir))?;
     let config = dir.join("hcc-monitor.toml");
     if !config.exists() {
         std::fs::write(&config, config_text(dir, listen)).map_err(files(dir))?;

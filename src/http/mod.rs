@@ -1,11 +1,13 @@
 //! The HTTP server (axum): `/metrics`, `/healthz`, `/readyz` and the JSON API. It answers at all
-//! times, also while a source is down; everything but `/healthz` may require a bearer token.
+//! times, also while a source is down; everything but `/healthz` may require a bearer token or
+//! a basic-auth password, and all of it may be served over TLS.
 
 pub mod api;
 mod auth;
 mod error;
 mod handoffs;
 mod health;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -16,10 +18,10 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
+pub use auth::Access;
 pub use error::ApiError;
 
 use crate::clock::Clock;
-use crate::config::Secret;
 use crate::evaluate::Evaluator;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -32,7 +34,7 @@ pub struct AppState {
     pub evaluator: Arc<Evaluator>,
     pub clock: Arc<dyn Clock>,
     pub time_zone: chrono_tz::Tz,
-    pub bearer_token: Option<Secret>,
+    pub access: Arc<Access>,
     pub handoffs: Arc<crate::handoff::Handoffs>,
     /// Asks the application to reload its config; the answer is the problems, if any.
     pub reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
@@ -53,7 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/-/reload", post(reload))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::require_bearer,
+            auth::require_credentials,
         ));
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -32,7 +32,7 @@ pub enum MailError {
         host: String,
         source: lettre::transport::smtp::Error,
     },
-    #[error("cannot create the email folder {path}: {source}")]
+    #[error("cannot create or protect {path} (emails are kept owner-only): {source}")]
     Folder {
         path: String,
         source: std::io::Error,
@@ -180,13 +180,16 @@ impl Mailer {
         match self {
             Mailer::Smtp(t) => t.send_raw(envelope, message).await.map(drop)?,
             Mailer::File { transport, folder } => {
-                tokio::fs::create_dir_all(folder)
-                    .await
-                    .map_err(|source| MailError::Folder {
-                        path: folder.display().to_string(),
-                        source,
-                    })?;
-                transport.send_raw(envelope, message).await.map(drop)?
+                let failed = |path: &std::path::Path| {
+                    let path = path.display().to_string();
+                    move |source| MailError::Folder { path, source }
+                };
+                crate::private_fs::create_dir_all(folder).map_err(failed(folder))?;
+                let id = transport.send_raw(envelope, message).await?;
+                // lettre writes with the umask's mode; the owner-only folder already keeps
+                // others out, this keeps a copied or moved email private too.
+                let file = folder.join(format!("{id}.eml"));
+                crate::private_fs::restrict(&file).map_err(failed(&file))?;
             }
             Mailer::Memory(sent) => sent
                 .lock()

@@ -11,6 +11,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 
 use super::StoreError;
 use crate::config::{Dialect, StoreConfig};
+use crate::private_fs::owner_only;
 
 /// Held for as long as the service runs; the kernel releases it when the process ends, however
 /// it ends, so a crash never leaves a stale lock behind.
@@ -23,19 +24,16 @@ impl InstanceLock {
     /// Locks `<store file>.lock` for a SQLite store; `None` for other stores and in-memory ones.
     pub fn acquire(config: &StoreConfig) -> Result<Option<InstanceLock>, StoreError> {
         let url = config.url.expose();
-        // An in-memory database belongs to its process already.
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        if Dialect::from_url(url) != Some(Dialect::Sqlite) || in_memory {
+        if Dialect::from_url(url) != Some(Dialect::Sqlite) {
             return Ok(None);
         }
         let Ok(options) = SqliteConnectOptions::from_str(url) else {
             // Store::open reports a malformed URL with its own error.
             return Ok(None);
         };
-        let db = options.get_filename();
-        if db.as_os_str().is_empty() {
+        let Some(db) = super::open::sqlite_file(url, &options) else {
             return Ok(None);
-        }
+        };
         let mut name = db.as_os_str().to_owned();
         name.push(".lock");
         let path = PathBuf::from(name);
@@ -56,17 +54,6 @@ impl InstanceLock {
             Err(TryLockError::Error(source)) => Err(lock_err(source)),
         }
     }
-}
-
-#[cfg(unix)]
-fn owner_only(options: &mut OpenOptions) -> &mut OpenOptions {
-    use std::os::unix::fs::OpenOptionsExt;
-    options.mode(0o600)
-}
-
-#[cfg(not(unix))]
-fn owner_only(options: &mut OpenOptions) -> &mut OpenOptions {
-    options
 }
 
 #[cfg(test)]

@@ -60,6 +60,11 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot create the store file {path}: {source}")]
+    CreateFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(
         "another hcc-monitor process holds the SQLite store (lock {path}); a SQLite store \
          serves one instance: stop the other one, or share a PostgreSQL store between instances"

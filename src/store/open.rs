@@ -11,15 +11,25 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use super::{Store, StoreError, StorePool};
 use crate::config::{Dialect, StoreConfig, redact_url};
 
-/// Creates the folder a store file (or its lock) goes in, if missing.
+/// Creates the folder a store file (or its lock) goes in, if missing, owner-only.
 pub(super) fn create_parent_dir(file: &Path) -> Result<(), StoreError> {
     match file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) => std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-            path: dir.display().to_string(),
-            source,
-        }),
+        Some(dir) => {
+            crate::private_fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.display().to_string(),
+                source,
+            })
+        }
         None => Ok(()),
     }
+}
+
+/// The file of an on-disk SQLite store; `None` for an in-memory one, which belongs to its
+/// process already.
+pub(super) fn sqlite_file<'a>(url: &str, options: &'a SqliteConnectOptions) -> Option<&'a Path> {
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    let file = options.get_filename();
+    (!in_memory && !file.as_os_str().is_empty()).then_some(file)
 }
 
 impl Store {
@@ -48,7 +58,16 @@ impl Store {
                     .pragma("journal_size_limit", "67108864")
                     .foreign_keys(true)
                     .log_statements(tracing::log::LevelFilter::Trace);
-                create_parent_dir(options.get_filename())?;
+                if let Some(file) = sqlite_file(url, &options) {
+                    create_parent_dir(file)?;
+                    // Created here rather than by SQLite, whose files get the umask's mode.
+                    crate::private_fs::create_file_if_missing(file).map_err(|source| {
+                        StoreError::CreateFile {
+                            path: file.display().to_string(),
+                            source,
+                        }
+                    })?;
+                }
                 StorePool::Sqlite(
                     SqlitePoolOptions::new()
                         .max_connections(config.max_connections)

@@ -92,11 +92,7 @@ fn check_config_with_connect_names_the_source_it_cannot_reach() {
 #[test]
 fn sigterm_stops_the_service_cleanly_with_exit_code_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let path = dir.path().join("run.toml");
     std::fs::write(
         &path,
@@ -129,6 +125,208 @@ fn sigterm_stops_the_service_cleanly_with_exit_code_zero() {
         })
         .expect("the service exits after SIGTERM");
     assert_eq!(status.code(), Some(0));
+}
+
+/// A free port on 127.0.0.1 (bound, noted, released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_and_each_job_line_names_its_job_and_source() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.toml");
+    // The key asks for JSON; the source is on a port where nothing listens, so its poll
+    // fails and logs from inside its job.
+    std::fs::write(
+        &path,
+        format!(
+            "[service]\nlisten = \"127.0.0.1:{}\"\nlog_format = \"json\"\n\
+             [store]\nurl = \"sqlite://{}/store.db\"\n[[source]]\nname = \"gone\"\n\
+             url = \"postgres://reader@127.0.0.1:{}/motcua\"\nquery = \"SELECT 1 WHERE x >= :watermark\"\nconnect_timeout_secs = 1\n",
+            free_port(),
+            dir.path().display(),
+            free_port(),
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hcc-monitor"))
+        .args(["run", "--config", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let _ = tx.send(line.expect("stderr is UTF-8"));
+        }
+    });
+    let mut lines = Vec::new();
+    while !lines.iter().any(|l: &String| l.contains("poll failed")) {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) => lines.push(line),
+            Err(e) => panic!("no poll failure logged ({e}); got:\n{}", lines.join("\n")),
+        }
+    }
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    reader.join().unwrap();
+    lines.extend(rx.try_iter());
+    let events: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    for (event, line) in events.iter().zip(&lines) {
+        assert!(event["timestamp"].is_string(), "{line}");
+        assert!(event["level"].is_string(), "{line}");
+        assert!(event["target"].is_string(), "{line}");
+        assert!(event["fields"]["message"].is_string(), "{line}");
+    }
+    let failed = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "poll failed")
+        .unwrap();
+    assert_eq!(failed["level"], "WARN");
+    assert_eq!(failed["fields"]["source"], "gone");
+    assert_eq!(failed["spans"][0]["job"], "poll:gone", "{failed}");
+    assert!(
+        events.iter().any(|e| e["fields"]["message"] == "stopped"),
+        "{lines:?}"
+    );
+
+    // The flag beats the key; text off a terminal has no colour codes.
+    let text_logs = Command::new(env!("CARGO_BIN_EXE_hcc-monitor"))
+        .args([
+            "--log-format",
+            "text",
+            "check-config",
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(text_logs.status.success(), "{}", text(&text_logs.stderr));
+    let logged = text(&text_logs.stderr);
+    assert!(
+        logged.contains(" WARN hcc_monitor::calendar: the calendar year is provisional"),
+        "{logged}"
+    );
+    assert!(
+        !logged.contains('\x1b') && !logged.contains('{'),
+        "{logged}"
+    );
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The binary under `umask 000`, so that only explicit modes keep files private, run from
+/// `cwd`.
+fn hcc_in(cwd: &std::path::Path, args: &[&str]) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_hcc-monitor"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("STATE_DIRECTORY");
+    command
+}
+
+#[test]
+fn the_store_and_the_emails_are_owner_only_and_relative_paths_resolve_next_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("etc");
+    std::fs::create_dir(&conf).unwrap();
+    let path = conf.join("hcc.toml");
+    let port = free_port();
+    std::fs::write(
+        &path,
+        format!(
+            "[service]\nlisten = \"127.0.0.1:{port}\"\n[store]\nurl = \"sqlite://state/store.db\"\n\
+             [mail]\nfrom = \"hcc <hcc@example.org>\"\nfolder = \"state/mail\"\n"
+        ),
+    )
+    .unwrap();
+    let config = path.to_str().unwrap();
+    let mut child = hcc_in(elsewhere.path(), &["run", "--config", config])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = conf.join("state");
+    let store = state.join("store.db");
+    let beside = |suffix: &str| state.join(format!("store.db{suffix}"));
+    let created = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        beside("-wal").exists() && beside("-shm").exists()
+    });
+    let files = [
+        store.clone(),
+        beside("-wal"),
+        beside("-shm"),
+        beside(".lock"),
+    ];
+    let modes: Vec<u32> = files.iter().map(|f| mode(f)).collect();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(created, "the store's WAL files next to the config");
+    assert_eq!(modes, [0o600; 4], "{files:?}");
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+
+    let sent = hcc_in(
+        elsewhere.path(),
+        &[
+            "send-test-email",
+            "--config",
+            config,
+            "--to",
+            "it@example.org",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let mail = state.join("mail");
+    assert_eq!(mode(&mail), 0o700);
+    let emails: Vec<_> = std::fs::read_dir(&mail)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(emails.len(), 1);
+    assert_eq!(mode(&emails[0]), 0o600);
+
+    // Under systemd the state goes to $STATE_DIRECTORY instead.
+    let state_directory = dir.path().join("var-lib");
+    std::fs::create_dir(&state_directory).unwrap();
+    let migrated = hcc_in(elsewhere.path(), &["migrate", "--config", config])
+        .env("STATE_DIRECTORY", &state_directory)
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    assert_eq!(mode(&state_directory.join("state/store.db")), 0o600);
 }
 
 /// Dossiers at hand-picked instants around Wednesday 4 March 2026, 10:00 in Hanoi. Office hours

@@ -215,13 +215,98 @@ fn bad_config_files_report_every_problem_with_its_key() {
             ],
         ),
     ];
+    assert_table(cases);
+}
+
+/// Each case's file reports exactly its expected problems, in any order.
+fn assert_table<S: Into<String>>(cases: Vec<(&str, String, Vec<S>)>) {
     for (what, text, expected) in cases {
         let mut got = problems(&text);
         got.sort();
-        let mut expected: Vec<String> = expected.into_iter().map(String::from).collect();
+        let mut expected: Vec<String> = expected.into_iter().map(Into::into).collect();
         expected.sort();
         assert_eq!(got, expected, "case: {what}\n--- file ---\n{text}");
     }
+}
+
+#[test]
+fn bad_tls_files_passwords_and_open_listeners_report_exact_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let (good, _) = crate::helpers::tls::TestCa::new().issue(dir.path());
+    let not_pem = dir.path().join("not-a-cert.pem");
+    std::fs::write(&not_pem, "-----BEGIN NOTHING-----\n").unwrap();
+    let missing = dir.path().join("missing-key.pem");
+    let tls = |cert: &std::path::Path, key: &std::path::Path| {
+        format!(
+            "[service.tls_server_config]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+            cert.display(),
+            key.display()
+        )
+    };
+    let cases = vec![
+        (
+            "a key file that does not exist",
+            tls(&good.cert_file, &missing),
+            vec![format!(
+                "service.tls_server_config.key_file: cannot read {}: No such file or directory (os error 2)",
+                missing.display()
+            )],
+        ),
+        (
+            "a certificate file that holds no certificate",
+            tls(&not_pem, &good.key_file),
+            vec![format!(
+                "service.tls_server_config.cert_file: {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                not_pem.display()
+            )],
+        ),
+        (
+            "a key file that holds the certificate",
+            tls(&good.cert_file, &good.cert_file),
+            vec![format!(
+                "service.tls_server_config.key_file: {} holds no PEM private key (PKCS#8, PKCS#1 or SEC1)",
+                good.cert_file.display()
+            )],
+        ),
+        (
+            "a TLS table without its files",
+            "[service.tls_server_config]\n".into(),
+            vec![
+                "service.tls_server_config.cert_file: missing; expected the PEM file's path, e.g. /etc/hcc-monitor/cert_file.pem".to_string(),
+                "service.tls_server_config.key_file: missing; expected the PEM file's path, e.g. /etc/hcc-monitor/key_file.pem".to_string(),
+            ],
+        ),
+        (
+            "a password where its bcrypt hash belongs, a user name with a colon",
+            "[service.basic_auth_users]\nalice = \"correct horse\"\n\"bob:x\" = \"$2y$04$abcdefghijklmnopqrstuu5Wz4iDdCmQdSYM2xRyzGvPAgRaxm1yS\"\n".into(),
+            vec![
+                "service.basic_auth_users.alice: not a bcrypt hash; expected \"$2y$10$...\" as `htpasswd -nBC 10 USER` prints it after the colon".to_string(),
+                "service.basic_auth_users.bob:x: a user name must be non-empty and without ':'".to_string(),
+            ],
+        ),
+        (
+            "listening on every interface without credentials, an unknown log format",
+            "[service]\nlisten = \"0.0.0.0:9464\"\nlog_format = \"xml\"\n".into(),
+            vec![
+                "service.listen: 0.0.0.0:9464 is reachable from other machines but needs no credentials; set bearer_token or basic_auth_users, listen on 127.0.0.1, or set allow_unauthenticated = true".to_string(),
+                "service.log_format: \"xml\": expected \"text\" or \"json\"".to_string(),
+            ],
+        ),
+        (
+            "listening on every interface, open on purpose or with a password",
+            "[service]\nlisten = \"[::]:9464\"\nallow_unauthenticated = true\n".into(),
+            vec![],
+        ),
+        (
+            "listening on every interface with a password",
+            format!(
+                "[service]\nlisten = \"0.0.0.0:9464\"\n[service.basic_auth_users]\nalice = \"{}\"\n",
+                bcrypt::hash("correct horse", 4).unwrap()
+            ),
+            vec![],
+        ),
+    ];
+    assert_table(cases);
 }
 
 #[test]
@@ -275,6 +360,34 @@ fn the_example_config_is_valid_and_says_what_the_code_does() {
     let config = Config::parse(&path, &text, |_| Some("from-the-environment".to_string()))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.sources.len(), 2);
+    assert_eq!(
+        config.service.log_format,
+        hcc_monitor::config::LogFormat::Text
+    );
+    // The commented-out web keys are written as the file expects them.
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, _) = crate::helpers::tls::TestCa::new().issue(dir.path());
+    let hash = bcrypt::hash("correct horse", 4).unwrap();
+    let web = text
+        .replace("# basic_auth_users = ", "basic_auth_users = ")
+        .replace("$2y$10$...", &hash)
+        .replace("# tls_server_config = ", "tls_server_config = ")
+        .replace(
+            "/etc/hcc-monitor/tls/cert.pem",
+            tls.cert_file.to_str().unwrap(),
+        )
+        .replace(
+            "/etc/hcc-monitor/tls/key.pem",
+            tls.key_file.to_str().unwrap(),
+        )
+        .replace("listen = \"127.0.0.1:9464\"", "listen = \"0.0.0.0:9464\"");
+    let web = Config::parse(&path, &web, |_| Some("from-the-environment".to_string()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        web.service.basic_auth_users.hash("prometheus"),
+        Some(hash.as_str())
+    );
+    assert_eq!(web.service.tls, Some(tls));
     let notify = &config.notify;
     let levels: Vec<&str> = notify.levels.iter().map(|l| l.rule.name.as_str()).collect();
     assert_eq!(
@@ -290,4 +403,68 @@ fn the_example_config_is_valid_and_says_what_the_code_does() {
         }
         other => panic!("expected smtp, got {other:?}"),
     }
+}
+
+#[test]
+fn relative_paths_are_read_against_the_config_folder_and_state_under_the_state_directory() {
+    let parse = |text: &str, state: Option<&str>| {
+        Config::parse(Path::new("/etc/hcc/hcc.toml"), text, |name| {
+            (name == "STATE_DIRECTORY")
+                .then(|| state.map(String::from))
+                .flatten()
+        })
+    };
+    let store = |url: &str, state: Option<&str>| {
+        parse(&format!("[store]\nurl = \"{url}\"\n"), state)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .store
+            .url
+            .expose()
+            .to_string()
+    };
+    assert_eq!(
+        store("sqlite://data/s.db?mode=rwc", None),
+        "sqlite:///etc/hcc/data/s.db?mode=rwc"
+    );
+    assert_eq!(store("sqlite:s.db", None), "sqlite:///etc/hcc/s.db");
+    // systemd may list several folders; the first is the unit's own. A relative one is ignored.
+    assert_eq!(
+        store("sqlite://s.db", Some("/var/lib/hcc:/var/lib/other")),
+        "sqlite:///var/lib/hcc/s.db"
+    );
+    assert_eq!(
+        store("sqlite://s.db", Some("var/lib/hcc")),
+        "sqlite:///etc/hcc/s.db"
+    );
+    for unchanged in ["sqlite:///srv/s.db", "sqlite::memory:", "postgres://u@h/db"] {
+        assert_eq!(store(unchanged, Some("/var/lib/hcc")), unchanged);
+    }
+    let mail = parse("[mail]\nfolder = \"mail\"\n", Some("/var/lib/hcc")).unwrap();
+    match &mail.notify.mail.transport {
+        hcc_monitor::config::Transport::File(folder) => {
+            assert_eq!(folder, Path::new("/var/lib/hcc/mail"));
+        }
+        other => panic!("expected the file transport, got {other:?}"),
+    }
+    // What is only read stays next to the config, whatever the state directory.
+    let read = parse(
+        "[catalogue]\nfile = \"procedures.toml\"\n[mail]\ntemplates_dir = \"templates\"\n\
+         [service]\nbearer_token_file = \"secrets/token\"\n",
+        Some("/var/lib/hcc"),
+    )
+    .unwrap_err()
+    .problems();
+    let mut read: Vec<String> = read
+        .into_iter()
+        .map(|p| p.split(": No such file").next().unwrap().to_string())
+        .collect();
+    read.sort();
+    assert_eq!(
+        read,
+        [
+            "catalogue.file: cannot read /etc/hcc/procedures.toml",
+            "mail.templates_dir: /etc/hcc/templates is not a folder",
+            "service.bearer_token_file: cannot read /etc/hcc/secrets/token",
+        ]
+    );
 }

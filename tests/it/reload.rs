@@ -269,3 +269,33 @@ fn sighup_reloads_the_running_binary_and_a_new_listen_address_waits_for_a_restar
     assert!(log.contains("changes only with a restart"), "{log}");
     assert!(log.contains("config reloaded"), "{log}");
 }
+
+#[tokio::test]
+async fn a_reload_replaces_the_bearer_token_and_the_old_one_no_longer_admits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hcc.toml");
+    let (old, new) = ("the-token-before-rotation", "the-token-after-rotation!");
+    // The token is rotated as a secret file is: the file changes, then a reload reads it.
+    let secret = dir.path().join("token");
+    std::fs::write(&secret, format!("{old}\n")).unwrap();
+    write_config(&path, dir.path(), "127.0.0.1:0", &[]);
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "[service]\n",
+        &format!("[service]\nbearer_token_file = \"{}\"\n", secret.display()),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let app = TestApp::start(
+        Config::load(&path).unwrap(),
+        std::sync::Arc::new(hcc_monitor::clock::SystemClock),
+        None,
+    )
+    .await;
+    assert_eq!(http_get(app.addr, "/metrics", Some(old)).await.0, 200);
+    std::fs::write(&secret, format!("{new}\n")).unwrap();
+    let (status, body) = http_call(app.addr, "POST", "/-/reload", Some(old)).await;
+    assert_eq!((status, body.as_str()), (200, "config reloaded\n"));
+    assert_eq!(http_get(app.addr, "/metrics", Some(old)).await.0, 401);
+    assert_eq!(http_get(app.addr, "/metrics", Some(new)).await.0, 200);
+    app.stop().await;
+}

@@ -1,6 +1,6 @@
 //! Test helpers: throwaway databases on the machine's real servers, a TCP proxy that can take a
 //! database "down", a real SMTP server, the application spawned on port 0 and a real
-//! Prometheus scraping it.
+//! Prometheus scraping it, and a certificate authority for HTTPS.
 
 pub mod app;
 pub mod db;
@@ -8,6 +8,7 @@ pub mod peers;
 pub mod prometheus;
 pub mod proxy;
 pub mod smtp;
+pub mod tls;
 
 use std::time::Duration;
 
