@@ -273,6 +273,11 @@ impl Application {
         let server = axum::serve(self.listener, router(self.state.clone()))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let mut server = tokio::spawn(async move { server.await });
+        // systemd's Type=notify: the listener is bound and the store migrated (both in
+        // `build`), so the service is ready. Without NOTIFY_SOCKET this does nothing.
+        if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+            tracing::warn!(error = %e, "cannot tell systemd the service is ready");
+        }
         let served = tokio::select! {
             result = &mut server => Some(result),
             () = shutdown.cancelled() => None,
@@ -288,6 +293,8 @@ impl Application {
             };
         }
         tracing::info!("shutting down: draining in-flight work");
+        // Tells systemd the stop is under way, so the drain is not mistaken for a hang.
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         let grace = self.config.service.shutdown_grace;
         let drained = tokio::time::timeout(grace, async {
             while running.join_next().await.is_some() {}
