@@ -36,8 +36,11 @@ as_root dpkg -i "$deb" >/dev/null
 trap 'purge 2>/dev/null || true' EXIT
 
 if command -v systemd-analyze >/dev/null; then
-    # Offline: checks the unit's syntax, that ExecStart exists, and the directives' values.
-    as_root systemd-analyze verify /lib/systemd/system/hcc-monitor.service
+    # Offline: checks the unit's syntax, that ExecStart exists, and the directives' values. A
+    # value it cannot parse is only a warning ("ignoring") with exit code 0: any output fails.
+    verify="$(as_root systemd-analyze verify /lib/systemd/system/hcc-monitor.service 2>&1)" ||
+        fail "systemd-analyze verify: $verify"
+    [ -z "$verify" ] || fail "systemd-analyze verify: $verify"
 fi
 
 getent passwd hcc-monitor >/dev/null || fail "no user hcc-monitor"
@@ -68,6 +71,16 @@ expect_stat hcc-monitor:hcc-monitor 600 /var/lib/hcc-monitor/backup.db
 # Nobody else may read the store: not even list the folder that holds it.
 if as_root runuser -u nobody -- ls /var/lib/hcc-monitor >/dev/null 2>&1; then
     fail "another user can read /var/lib/hcc-monitor"
+fi
+
+if [ -d /run/systemd/system ]; then
+    # Type=notify: start returns once the service listens with its store migrated.
+    as_root systemctl start hcc-monitor.service
+    (exec 3<>/dev/tcp/127.0.0.1/9464) 2>/dev/null || fail "the started service does not listen"
+    expect_stat hcc-monitor:hcc-monitor 600 /var/lib/hcc-monitor/store.db
+    as_root systemctl stop hcc-monitor.service
+else
+    echo "systemd is not running here: the unit is verified, not started"
 fi
 
 purge
