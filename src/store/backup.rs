@@ -26,6 +26,8 @@ pub enum BackupError {
     Postgres { url: String, to: String },
     #[error("store URL {url} is not supported; `backup` copies sqlite://PATH stores")]
     UnsupportedUrl { url: String },
+    #[error("{path} is the store itself: back it up to another file")]
+    OntoStore { path: String },
     #[error("cannot open the store at {url} (is the path right?): {source}")]
     Open { url: String, source: sqlx::Error },
     #[error("cannot copy the store into {path}: {source}")]
@@ -79,6 +81,12 @@ pub async fn backup(config: &StoreConfig, to: &Path) -> Result<Backup, BackupErr
         // The service's writers hold the lock for one batch at a time.
         .busy_timeout(Duration::from_secs(30))
         .log_statements(tracing::log::LevelFilter::Trace);
+    // Renaming the copy over the live store would leave the service writing to a deleted file.
+    if same_file(source.get_filename(), to) {
+        return Err(BackupError::OntoStore {
+            path: to.display().to_string(),
+        });
+    }
     let temp = temp_path(to);
     let result = copy_and_check(source, &temp, &shown).await;
     let result = match result {
@@ -90,6 +98,14 @@ pub async fn backup(config: &StoreConfig, to: &Path) -> Result<Backup, BackupErr
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// `.NAME.tmp` beside `to`: the same filesystem, so the final rename is atomic.
@@ -231,6 +247,20 @@ mod tests {
         let err = backup(&config, &to).await.unwrap_err();
         assert!(matches!(err, BackupError::Open { .. }), "{err}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_store_itself_is_refused_as_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = store_at(format!("sqlite://{}/store.db", dir.path().display()));
+        let store = crate::store::Store::open_and_migrate(&config)
+            .await
+            .unwrap();
+        // The same file by another path.
+        let to = dir.path().join(".").join("store.db");
+        let err = backup(&config, &to).await.unwrap_err();
+        store.close().await;
+        assert!(matches!(err, BackupError::OntoStore { .. }), "{err}");
     }
 
     #[tokio::test]
