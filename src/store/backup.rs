@@ -223,6 +223,16 @@ mod tests {
         }
     }
 
+    /// A migrated store in a fresh folder, open as the service holds it.
+    async fn migrated_store() -> (tempfile::TempDir, StoreConfig, crate::store::Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = store_at(format!("sqlite://{}/store.db", dir.path().display()));
+        let store = crate::store::Store::open_and_migrate(&config)
+            .await
+            .unwrap();
+        (dir, config, store)
+    }
+
     #[tokio::test]
     async fn a_postgres_store_is_sent_to_pg_dump_without_its_password() {
         let config = store_at("postgres://hcc:s3cret@db/hcc_monitor".into());
@@ -251,11 +261,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_store_itself_is_refused_as_the_target() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = store_at(format!("sqlite://{}/store.db", dir.path().display()));
-        let store = crate::store::Store::open_and_migrate(&config)
-            .await
-            .unwrap();
+        let (dir, config, store) = migrated_store().await;
         // The same file by another path.
         let to = dir.path().join(".").join("store.db");
         let err = backup(&config, &to).await.unwrap_err();
@@ -265,11 +271,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_copy_is_owner_only_and_replaces_an_older_backup() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = store_at(format!("sqlite://{}/store.db", dir.path().display()));
-        let store = crate::store::Store::open_and_migrate(&config)
-            .await
-            .unwrap();
+        let (dir, config, store) = migrated_store().await;
         let to = dir.path().join("backup.db");
         std::fs::write(&to, "an older backup").unwrap();
         let done = backup(&config, &to).await.unwrap();
