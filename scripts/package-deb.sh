@@ -27,12 +27,18 @@ binary="$target/release/hcc-monitor"
 root="$out/root"
 rm -rf "$root"
 mkdir -p "$root/DEBIAN" "$root/usr/bin" "$root/etc/hcc-monitor" "$root/lib/systemd/system" \
-    "$root/usr/share/hcc-monitor/docs" "$root/usr/share/doc/hcc-monitor/examples" \
-    "$root/usr/share/lintian/overrides"
+    "$root/usr/share/hcc-monitor/docs" "$root/usr/share/doc/hcc-monitor/examples"
 
 objcopy --only-keep-debug "$binary" "$out/hcc-monitor.debug"
-strip --strip-all -o "$root/usr/bin/hcc-monitor" "$binary"
+# .comment only names the compilers; dh_strip removes it too.
+strip --strip-all --remove-section=.comment -o "$root/usr/bin/hcc-monitor" "$binary"
 chmod 0755 "$root/usr/bin/hcc-monitor"
+# A target folder shared with other checkouts may hold another revision's build.
+built="$("$root/usr/bin/hcc-monitor" --version)"
+[[ "$built" == *"(git $(git rev-parse --short=12 HEAD)"* ]] || {
+    echo "package-deb: $binary is not this checkout's build ($built); build it again" >&2
+    exit 1
+}
 
 install -m 0644 packaging/debian/hcc-monitor.toml "$root/etc/hcc-monitor/hcc-monitor.toml"
 # /lib, not /usr/lib: where systemd and lintian of Debian 12 expect packaged units.
@@ -52,7 +58,6 @@ gzip -9n <CHANGELOG.md >"$doc/changelog.gz"
     echo
     echo " -- $maintainer  $(date -R -u -d "@$SOURCE_DATE_EPOCH")"
 } | gzip -9n >"$doc/changelog.Debian.gz"
-install -m 0644 packaging/debian/lintian-overrides "$root/usr/share/lintian/overrides/hcc-monitor"
 
 find "$root" -type d -exec chmod 0755 {} +
 find "$root/usr/share" "$root/etc" -type f -exec chmod 0644 {} +
