@@ -2,7 +2,8 @@
 # Installs and starts, on a fresh Debian machine, everything the test suite needs: PostgreSQL
 # (127.0.0.1:5432 with trust auth, or a private cluster of our own), MariaDB (127.0.0.1:3306, root
 # without password), Prometheus' promtool and server binary, Alertmanager's amtool, and Python's
-# aiosmtpd (a real SMTP server) and icalendar in a virtual environment. Idempotent: what is already there and running is left alone,
+# aiosmtpd (a real SMTP server) and icalendar in a virtual environment, and the Debian packaging
+# tools (dpkg-dev, binutils, file, lintian). Idempotent: what is already there and running is left alone,
 # and a system PostgreSQL's configuration is never edited.
 #
 # It writes the settings the tests read (HCC_TEST_PG_URL, HCC_TEST_PYTHON) to $HCC_TEST_ENV
@@ -17,6 +18,11 @@ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(ma
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+# The package test (scripts/test-package.sh): build, strip, lint.
+command -v dpkg-shlibdeps >/dev/null 2>&1 || missing+=(dpkg-dev)
+command -v objcopy >/dev/null 2>&1 || missing+=(binutils)
+command -v file >/dev/null 2>&1 || missing+=(file)
+command -v lintian >/dev/null 2>&1 || missing+=(lintian)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     as_root apt-get update -qq

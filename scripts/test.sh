@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine: installs and starts what the tests need, then
 # runs every test (unit, integration against real PostgreSQL, MariaDB, SMTP and Prometheus, and
-# the alert-rule tests).
+# the alert-rule tests), then builds, installs and purges the Debian package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +22,7 @@ fi
 # The example Alertmanager config, with the office hours `hcc-monitor calendar` generated
 # (tests/it/cli.rs checks that they are current).
 amtool check-config alerts/alertmanager/alertmanager.example.yml
+
+# The Debian package: built, linted, installed, run as its user and purged. It installs a system
+# package and user, so it needs root (the CI machine is root) or sudo.
+bash scripts/test-package.sh

@@ -194,6 +194,11 @@ impl Application {
 
         let mut generation = shutdown.child_token();
         let mut running = self.current.spawn_jobs(&self.extra_jobs, &generation);
+        // systemd's Type=notify: the listener is bound and the store migrated (both in
+        // `build`), so the service is ready. Without NOTIFY_SOCKET this does nothing.
+        if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+            tracing::warn!(error = %e, "cannot tell systemd the service is ready");
+        }
         tracing::info!(%addr, sources = self.current.pollers.len(), store = self.store.backend(), "hcc-monitor started");
         loop {
             tokio::select! {
@@ -249,6 +254,8 @@ impl Application {
             }
         }
         tracing::info!("shutting down: draining in-flight work");
+        // Tells systemd the stop is under way, so the drain is not mistaken for a hang.
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         let grace = self.current.config.service.shutdown_grace;
         let drained = tokio::time::timeout(grace, async {
             while running.join_next().await.is_some() {}

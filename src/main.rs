@@ -52,6 +52,16 @@ enum Command {
         #[arg(short, long, env = "HCC_CONFIG")]
         config: PathBuf,
     },
+    /// Copy the SQLite store to PATH while the service runs: a consistent snapshot, checked
+    /// with `PRAGMA integrity_check` and renamed into place (owner-only). A PostgreSQL store is
+    /// backed up with pg_dump.
+    Backup {
+        #[arg(short, long, env = "HCC_CONFIG")]
+        config: PathBuf,
+        /// The backup file; an older one there is replaced only by a complete, checked copy.
+        #[arg(long, value_name = "PATH")]
+        to: PathBuf,
+    },
     /// Poll every source once (incrementally) and exit.
     PollOnce {
         #[arg(short, long, env = "HCC_CONFIG")]
@@ -183,6 +193,7 @@ impl Command {
             | Command::Report { config, .. }
             | Command::Handoffs { config, .. }
             | Command::Outbox { config, .. }
+            | Command::Backup { config, .. }
             | Command::SendTestEmail { config, .. } => Some(config),
             Command::Calendar { config, .. } => config.as_deref(),
             Command::Demo { .. } => None,
@@ -240,6 +251,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load(&config)?;
             Store::open_and_migrate(&config.store).await?;
             println!("store migrated");
+        }
+        Command::Backup { config, to } => {
+            let config = Config::load(&config)?;
+            let done = hcc_monitor::store::backup(&config.store, &to).await?;
+            println!(
+                "store copied to {} ({} bytes, integrity check ok)",
+                done.path.display(),
+                done.bytes
+            );
         }
         Command::PollOnce { config, as_of } => {
             let config = Config::load(&config)?;

@@ -2,6 +2,7 @@
 //! default (a file, WAL), PostgreSQL when the URL says so. Both backends run the same SQL text (instants are Unix seconds, placeholders `$N`), so every
 //! query is written once and `on_pool!` instantiates it for the backend in use.
 
+mod backup;
 mod dossiers;
 mod evaluation;
 mod handoffs;
@@ -12,6 +13,7 @@ mod stages;
 
 use sqlx::{PgPool, SqlitePool};
 
+pub use backup::{Backup, BackupError, backup};
 pub use dossiers::{BatchOutcome, Rejection, StatusCount, StoredDossier};
 pub use evaluation::{
     EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, ResolvedOutcome, Scored,

@@ -329,6 +329,57 @@ fn the_store_and_the_emails_are_owner_only_and_relative_paths_resolve_next_to_th
     assert_eq!(mode(&state_directory.join("state/store.db")), 0o600);
 }
 
+#[test]
+fn the_service_tells_systemd_it_is_ready_once_it_listens_and_that_it_is_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = dir.path().join("run.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[service]\nlisten = \"127.0.0.1:{port}\"\n[store]\nurl = \"sqlite://{}/store.db\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    // What systemd does for Type=notify: a datagram socket named in NOTIFY_SOCKET.
+    let socket_path = dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hcc-monitor"))
+        .args(["run", "--config", path.to_str().unwrap()])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = socket.recv(&mut buf).expect("a readiness notification");
+    assert_eq!(text(&buf[..n]), "READY=1\n");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "ready means listening"
+    );
+    assert!(
+        dir.path().join("store.db").exists(),
+        "ready means the store is open"
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let n = socket.recv(&mut buf).expect("a stopping notification");
+    assert_eq!(text(&buf[..n]), "STOPPING=1\n");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
 /// Dossiers at hand-picked instants around Wednesday 4 March 2026, 10:00 in Hanoi. Office hours
 /// 07:00-11:30 and 13:30-17:00 (8 h a day); no holiday in these weeks.
 const SCHEMA: &str = "CREATE TABLE ho_so (ma text PRIMARY KEY, thu_tuc text, don_vi text,

@@ -81,3 +81,18 @@ async fn the_service_runs_with_the_example_config_even_with_its_sources_down() {
     assert_eq!(app.get("/readyz").await.0, 200);
     app.stop().await;
 }
+
+#[test]
+fn the_packaged_config_is_valid_as_shipped_and_keeps_its_state_in_the_state_directory() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/debian/hcc-monitor.toml");
+    let text = std::fs::read_to_string(&path).expect("packaged config exists");
+    // As installed: no environment variable set, nothing to fill in before the first start.
+    let config = Config::parse(&path, &text, |_| None)
+        .unwrap_or_else(|e| panic!("the packaged config must be valid as shipped:\n{e}"));
+    assert_eq!(
+        config.store.url.expose(),
+        "sqlite:///var/lib/hcc-monitor/store.db"
+    );
+    assert_eq!(config.service.listen.to_string(), "127.0.0.1:9464");
+    assert!(config.sources.is_empty());
+}
