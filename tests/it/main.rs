@@ -14,6 +14,7 @@ mod example_config;
 mod handoffs;
 mod helpers;
 mod http;
+mod http_input;
 mod outbox_recovery;
 mod probes;
 mod reload;
