@@ -16,6 +16,7 @@ mod helpers;
 mod http;
 mod http_input;
 mod outbox_recovery;
+mod poison_rows;
 mod probes;
 mod reload;
 mod report;
