@@ -15,6 +15,7 @@ use tower::ServiceExt;
 
 use crate::helpers::app::{config, with_query};
 
+/// The filters of the outbox actions.
 const SELECTION: &[&str] = &[
     "level",
     "recipient",
