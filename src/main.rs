@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use hcc_monitor::app::{Application, cancel_on_signals};
-use hcc_monitor::clock::{Clock, FixedClock, SystemClock};
+use hcc_monitor::clock::{Clock, FixedClock, SupportedInstant, SystemClock};
 use hcc_monitor::config::{Config, LogFormat};
 use hcc_monitor::evaluate::{Evaluator, Period, PeriodStartDay};
 use hcc_monitor::report;
@@ -68,7 +68,7 @@ enum Command {
         config: PathBuf,
         /// Replay as of this instant (RFC 3339), e.g. 2026-03-02T09:00:00+07:00.
         #[arg(long)]
-        as_of: Option<DateTime<Utc>>,
+        as_of: Option<SupportedInstant>,
     },
     /// List open dossiers with their due instant, working time left and SLA state, least time
     /// left first.
@@ -77,7 +77,7 @@ enum Command {
         config: PathBuf,
         /// Evaluate as of this instant (RFC 3339).
         #[arg(long)]
-        as_of: Option<DateTime<Utc>>,
+        as_of: Option<SupportedInstant>,
         /// Only this SLA state: on_track, at_risk, due_soon, overdue, paused.
         #[arg(long)]
         state: Option<String>,
@@ -92,7 +92,7 @@ enum Command {
         #[arg(short, long, env = "HCC_CONFIG")]
         config: PathBuf,
         #[arg(long)]
-        as_of: Option<DateTime<Utc>>,
+        as_of: Option<SupportedInstant>,
         /// day, week (from Monday), month, quarter or year.
         #[arg(long, default_value = "day")]
         period: Period,
@@ -109,7 +109,7 @@ enum Command {
         config: PathBuf,
         /// Replay as of this instant (RFC 3339), e.g. 2026-03-02T09:00:00+07:00.
         #[arg(long)]
-        as_of: Option<DateTime<Utc>>,
+        as_of: Option<SupportedInstant>,
     },
     /// Print the working calendar for another tool: Alertmanager `time_intervals` of the office
     /// hours (holidays removed, make-up days added) for the loaded years, or an iCalendar file
@@ -146,7 +146,7 @@ enum Command {
         to: String,
         /// Date the email as of this instant (RFC 3339).
         #[arg(long)]
-        as_of: Option<DateTime<Utc>>,
+        as_of: Option<SupportedInstant>,
     },
     /// Run a demo centre: generated SQLite databases of the centre and of a department with live
     /// changes, equipment to probe, and the service on the embedded default. With --into, fill a
@@ -264,7 +264,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::PollOnce { config, as_of } => {
             let config = Config::load(&config)?;
             let clock: Arc<dyn Clock> = match as_of {
-                Some(t) => Arc::new(FixedClock(t)),
+                Some(t) => Arc::new(FixedClock(t.get())),
                 None => Arc::new(SystemClock),
             };
             let store = Store::open_and_migrate(&config.store).await?;
@@ -306,7 +306,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
         } => {
             let (config, store, evaluator) = offline(&config).await?;
-            let now = as_of.unwrap_or_else(Utc::now);
+            let now = as_of.map_or_else(Utc::now, SupportedInstant::get);
             let views: Vec<_> = evaluator
                 .open_dossiers(now)
                 .await?
@@ -338,7 +338,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let (config, store, evaluator) = offline(&config).await?;
             let start_day = period_start_day.unwrap_or(config.reporting.period_start_day);
-            let as_of = as_of.unwrap_or_else(Utc::now);
+            let as_of = as_of.map_or_else(Utc::now, SupportedInstant::get);
             let r = report::build(&store, &evaluator, period, start_day, as_of).await?;
             print!("{}", report::render(&r, format));
             store.close().await;
@@ -347,7 +347,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load(&config)?;
             let store = Store::open_and_migrate(&config.store).await?;
             let clock: Arc<dyn Clock> = match as_of {
-                Some(t) => Arc::new(FixedClock(t)),
+                Some(t) => Arc::new(FixedClock(t.get())),
                 None => Arc::new(SystemClock),
             };
             let handoffs = hcc_monitor::handoff::Handoffs::new(
@@ -413,7 +413,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &config.notify.mail,
                 &config.calendar,
                 &to,
-                as_of.unwrap_or_else(Utc::now),
+                as_of.map_or_else(Utc::now, SupportedInstant::get),
             )
             .await
             .context("the test email was not sent")?;

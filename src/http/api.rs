@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
+use crate::clock::SupportedInstant;
 use crate::evaluate::{OpenView, Period, PeriodStartDay};
 use crate::report;
 
@@ -19,7 +20,7 @@ pub struct DossierQuery {
     sla_state: Option<String>,
     department: Option<String>,
     source: Option<String>,
-    as_of: Option<DateTime<Utc>>,
+    as_of: Option<SupportedInstant>,
     limit: Option<usize>,
     offset: Option<usize>,
 }
@@ -58,7 +59,9 @@ pub async fn dossiers(
     }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     let offset = q.offset.unwrap_or(0);
-    let as_of = q.as_of.unwrap_or_else(|| state.clock.now());
+    let as_of = q
+        .as_of
+        .map_or_else(|| state.clock.now(), SupportedInstant::get);
     let all: Vec<OpenView> = state
         .evaluator
         .open_dossiers(as_of)
@@ -89,7 +92,7 @@ pub struct SummaryQuery {
     period: Option<Period>,
     /// Default: `[reporting] period_start_day`.
     period_start_day: Option<i64>,
-    as_of: Option<DateTime<Utc>>,
+    as_of: Option<SupportedInstant>,
 }
 
 pub async fn summary(
@@ -97,7 +100,9 @@ pub async fn summary(
     Query(q): Query<SummaryQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let as_of = q.as_of.unwrap_or_else(|| state.clock.now());
+    let as_of = q
+        .as_of
+        .map_or_else(|| state.clock.now(), SupportedInstant::get);
     let start_day = match q.period_start_day {
         None => state.evaluator.period_start_day(),
         Some(day) => PeriodStartDay::new(day)

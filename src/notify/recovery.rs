@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::mask;
+use crate::clock::SupportedInstant;
 use crate::store::{OutboxEntry, OutboxFilter, Store, StoreError, outbox_state};
 
 /// Rows one action reads at most: an operator acting on more narrows the filter or repeats.
@@ -58,10 +59,10 @@ pub struct OutboxSelection {
     pub state: Option<String>,
     /// Only rows queued at or after this instant (RFC 3339).
     #[arg(long)]
-    pub since: Option<DateTime<Utc>>,
+    pub since: Option<SupportedInstant>,
     /// Only rows queued before this instant (RFC 3339).
     #[arg(long)]
-    pub until: Option<DateTime<Utc>>,
+    pub until: Option<SupportedInstant>,
     /// Say what would change, change nothing.
     #[arg(long)]
     #[serde(default)]
@@ -81,8 +82,8 @@ impl OutboxSelection {
             level: self.level,
             recipient: self.recipient,
             reason: self.reason,
-            since: self.since,
-            until: self.until,
+            since: self.since.map(SupportedInstant::get),
+            until: self.until.map(SupportedInstant::get),
         })
     }
 }

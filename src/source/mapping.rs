@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 
 use super::value::RawValue;
@@ -16,14 +18,28 @@ pub mod reason {
     pub const BAD_TIME: &str = "bad_time";
     pub const DUE_BEFORE_RECEIVED: &str = "due_before_received";
     pub const BAD_VALUE: &str = "bad_value";
-    pub const ALL: [&str; 5] = [
+    pub const RESOLVED_BEFORE_RECEIVED: &str = "resolved_before_received";
+    /// A change marker beyond now + [`super::FUTURE_TOLERANCE`].
+    pub const FUTURE_CHANGE: &str = "future_change";
+    /// The same dossier id again in one batch: one row is kept (see `poller::keep_latest`).
+    pub const DUPLICATE_IN_BATCH: &str = "duplicate_in_batch";
+    pub const ALL: [&str; 8] = [
         UNKNOWN_STATUS,
         MISSING_VALUE,
         BAD_TIME,
         DUE_BEFORE_RECEIVED,
         BAD_VALUE,
+        RESOLVED_BEFORE_RECEIVED,
+        FUTURE_CHANGE,
+        DUPLICATE_IN_BATCH,
     ];
 }
+
+/// How far past the poll's now a change marker (`updated_at`, a stage's `entered_at`) may lie:
+/// a source's clock running ahead, or its time zone set an hour or more off, stays within it.
+/// A marker beyond is a data error (9999-12-31 as "never"): taken as the watermark, it would
+/// hide every later change from incremental polls, so the row is rejected instead.
+pub const FUTURE_TOLERANCE: TimeDelta = TimeDelta::days(1);
 
 /// The canonical columns a source query returns, required ones first.
 pub const REQUIRED: [&str; 6] = [
@@ -102,11 +118,25 @@ impl Columns for StageColumns {
     }
 }
 
-/// A mapped row, or why it was refused, with the instant that moves the watermark when it could
-/// be read, so that the watermark moves past rejected rows too.
-pub struct Mapped<T> {
-    pub row: Result<T, Rejection>,
-    pub marker: Option<DateTime<Utc>>,
+/// A mapped row, or why it was refused.
+pub type Mapped<T> = Result<T, Rejection>;
+
+/// The instant a row's change is marked with: what the watermark advances to. Only stored rows
+/// carry one, so that no rejected row (a marker in year 9999) can move it.
+pub trait Marked {
+    fn marker(&self) -> DateTime<Utc>;
+}
+
+impl Marked for Dossier {
+    fn marker(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+}
+
+impl Marked for StageEvent {
+    fn marker(&self) -> DateTime<Utc> {
+        self.entered_at
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -119,11 +149,7 @@ struct Reject(&'static str, String);
 
 impl Reject {
     fn of(self, row_key: String) -> Rejection {
-        Rejection {
-            row_key,
-            reason: self.0,
-            detail: self.1,
-        }
+        Rejection::new(row_key, self.0, self.1)
     }
 }
 
@@ -135,13 +161,18 @@ impl Mapper {
         }
     }
 
-    pub fn map(&self, idx: &ColumnIndex, values: &[RawValue]) -> Mapped<Dossier> {
+    /// Maps a dossier row read at `now`.
+    pub fn map(
+        &self,
+        idx: &ColumnIndex,
+        values: &[RawValue],
+        now: DateTime<Utc>,
+    ) -> Mapped<Dossier> {
         let [id, procedure, department, received, status, updated] =
             idx.required.map(|i| &values[i]);
         let [procedure_name, channel, due, resolved, paused, resumed] = idx
             .optional
             .map(|i| i.map_or(&RawValue::Null, |i| &values[i]));
-        let updated_at = self.time("updated_at", updated, false).ok().flatten();
         let row_key = id.as_text().unwrap_or_else(|| {
             format!(
                 "<no dossier_id; updated_at {}>",
@@ -162,7 +193,7 @@ impl Mapper {
             }
             let raw_status = required_text("status", status)?;
             let status = self.status(&raw_status)?;
-            let updated_at = self.required_time("updated_at", updated)?;
+            let updated_at = self.marker("updated_at", updated, now)?;
             let resolved_at = self.time("resolved_at", resolved, false)?;
             let paused_at = self.time("paused_at", paused, false)?;
             let resumed_at = self.time("resumed_at", resumed, false)?;
@@ -172,6 +203,15 @@ impl Mapper {
                 (true, None) => Some(updated_at),
                 (_, r) => r,
             };
+            if let Some(resolved_at) = resolved_at
+                && resolved_at < received_at
+            {
+                // Taken as given it would be an early outcome, the best there is.
+                return Err(Reject(
+                    reason::RESOLVED_BEFORE_RECEIVED,
+                    format!("resolved_at {resolved_at} is before received_at {received_at}"),
+                ));
+            }
             let channel = match channel.as_text() {
                 None => Channel::Unknown,
                 Some(raw) => Channel::parse(&raw).ok_or_else(|| {
@@ -197,13 +237,16 @@ impl Mapper {
                 resumed_at,
             })
         })();
-        Mapped {
-            row: result.map_err(|r| r.of(row_key)),
-            marker: updated_at,
-        }
+        result.map_err(|r| r.of(row_key))
     }
 
-    pub fn map_stage(&self, idx: &StageColumns, values: &[RawValue]) -> Mapped<StageEvent> {
+    /// Maps a stage row read at `now`.
+    pub fn map_stage(
+        &self,
+        idx: &StageColumns,
+        values: &[RawValue],
+        now: DateTime<Utc>,
+    ) -> Mapped<StageEvent> {
         let [id, stage, entered] = idx.0.map(|i| &values[i]);
         let row_key = format!(
             "stage event of {} at {}",
@@ -214,13 +257,31 @@ impl Mapper {
             Ok(StageEvent {
                 dossier_id: required_text("dossier_id", id)?,
                 stage: stage_code(stage)?,
-                entered_at: self.required_time("entered_at", entered)?,
+                entered_at: self.marker("entered_at", entered, now)?,
             })
         })();
-        Mapped {
-            row: row.map_err(|r: Reject| r.of(row_key)),
-            marker: self.time("entered_at", entered, false).ok().flatten(),
+        row.map_err(|r: Reject| r.of(row_key))
+    }
+
+    /// Reads a row's change marker, which must not lie beyond `now` + [`FUTURE_TOLERANCE`].
+    fn marker(
+        &self,
+        column: &str,
+        v: &RawValue,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, Reject> {
+        let t = self.required_time(column, v)?;
+        if t > now + FUTURE_TOLERANCE {
+            return Err(Reject(
+                reason::FUTURE_CHANGE,
+                format!(
+                    "{column} {t} is more than {} h after now ({now}); fix the source's data or \
+                     its time_zone",
+                    FUTURE_TOLERANCE.num_hours()
+                ),
+            ));
         }
+        Ok(t)
     }
 
     fn status(&self, raw: &str) -> Result<Status, Reject> {

@@ -1,6 +1,7 @@
 //! One poll of one source: read the rows changed since the watermark, map them, commit them to
 //! the store batch by batch, and move the watermark only with the last batch.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -8,7 +9,7 @@ use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
-use super::mapping::{ColumnIndex, Columns, Mapped, Mapper, StageColumns};
+use super::mapping::{ColumnIndex, Columns, Mapped, Mapper, Marked, StageColumns, reason};
 use super::value::{RawRow, RawValue};
 use super::{FetchError, SourceError, SourcePool};
 use crate::calendar::Calendar;
@@ -152,9 +153,10 @@ impl Poller {
         let mut read = self
             .start::<ColumnIndex>(&self.cfg.query, Query::Dossiers, name, mode)
             .await?;
+        let now = self.clock.now();
         let map = |columns: &ColumnIndex, values: &[RawValue]| {
-            let mut mapped = self.mapper.map(columns, values);
-            if let Ok(d) = &mut mapped.row {
+            let mut mapped = self.mapper.map(columns, values, now);
+            if let Ok(d) = &mut mapped {
                 self.deadlines.complete(d, self.cfg.compute_due);
             }
             mapped
@@ -198,7 +200,7 @@ impl Poller {
                 .start::<StageColumns>(sql, Query::Stages, &key, mode)
                 .await?;
             let map = |columns: &StageColumns, values: &[RawValue]| {
-                self.mapper.map_stage(columns, values)
+                self.mapper.map_stage(columns, values, now)
             };
             while read.fill(map).await? {
                 self.commit_stages(&mut read.batch, None, &mut report)
@@ -250,6 +252,7 @@ impl Poller {
         report: &mut PollReport,
     ) -> Result<(), SourceError> {
         let name = self.name();
+        batch.rejected.extend(keep_latest(&mut batch.rows));
         let outcome = self
             .store
             .write_batch(
@@ -355,7 +358,10 @@ struct Read<'a, C: Columns> {
     batch: Batch<C::Row>,
 }
 
-impl<C: Columns> Read<'_, C> {
+impl<C: Columns> Read<'_, C>
+where
+    C::Row: Marked,
+{
     /// Adds rows to the batch until it is full (true) or the rows end (false).
     async fn fill(
         &mut self,
@@ -428,8 +434,8 @@ impl Query {
     }
 }
 
-/// Mapped rows waiting for their commit. The latest marker is kept across commits: the last
-/// batch carries the watermark of the whole read.
+/// Mapped rows waiting for their commit. The latest marker of the rows stored is kept across
+/// commits: the last batch carries the watermark of the whole read.
 struct Batch<T> {
     rows: Vec<T>,
     rejected: Vec<Rejection>,
@@ -447,12 +453,17 @@ impl<T> Default for Batch<T> {
 }
 
 impl<T> Batch<T> {
-    fn add(&mut self, mapped: Mapped<T>) {
-        match mapped.row {
-            Ok(row) => self.rows.push(row),
+    fn add(&mut self, mapped: Mapped<T>)
+    where
+        T: Marked,
+    {
+        match mapped {
+            Ok(row) => {
+                self.max_marker = self.max_marker.max(Some(row.marker()));
+                self.rows.push(row);
+            }
             Err(rejection) => self.rejected.push(rejection),
         }
-        self.max_marker = self.max_marker.max(mapped.marker);
     }
 
     fn len(&self) -> usize {
@@ -463,4 +474,40 @@ impl<T> Batch<T> {
         self.rows.clear();
         self.rejected.clear();
     }
+}
+
+/// Keeps one row per dossier id of a batch, which one upsert statement must not name twice (the
+/// PostgreSQL store refuses it): the one with the latest `updated_at`, of equal ones the last
+/// read, in the place of the first. The others are returned as rejections.
+fn keep_latest(rows: &mut Vec<Dossier>) -> Vec<Rejection> {
+    let mut place: HashMap<String, usize> = HashMap::new();
+    let mut kept: Vec<Dossier> = Vec::with_capacity(rows.len());
+    let mut dropped = Vec::new();
+    for row in rows.drain(..) {
+        match place.get(&row.dossier_id) {
+            None => {
+                place.insert(row.dossier_id.clone(), kept.len());
+                kept.push(row);
+            }
+            Some(&at) if row.updated_at >= kept[at].updated_at => {
+                dropped.push(std::mem::replace(&mut kept[at], row));
+            }
+            Some(_) => dropped.push(row),
+        }
+    }
+    *rows = kept;
+    dropped
+        .into_iter()
+        .map(|d| {
+            Rejection::new(
+                d.dossier_id,
+                reason::DUPLICATE_IN_BATCH,
+                format!(
+                    "the dossier id appears more than once in one batch; this row (updated_at \
+                     {}) gave way to the one with the latest updated_at",
+                    d.updated_at
+                ),
+            )
+        })
+        .collect()
 }

@@ -20,6 +20,29 @@ pub struct Rejection {
     pub detail: String,
 }
 
+/// The characters of a rejection's row key and detail that are kept: a rejected value can be a
+/// megabyte (a blob in a name column), which must reach neither the log nor the store whole.
+const REJECTION_TEXT_CHARS: usize = 200;
+
+impl Rejection {
+    /// A rejection with its row key and detail cut to [`REJECTION_TEXT_CHARS`].
+    pub fn new(row_key: String, reason: &'static str, detail: String) -> Rejection {
+        Rejection {
+            row_key: truncated(row_key),
+            reason,
+            detail: truncated(detail),
+        }
+    }
+}
+
+/// `s`, or its first [`REJECTION_TEXT_CHARS`] characters with how long it was.
+fn truncated(s: String) -> String {
+    match s.char_indices().nth(REJECTION_TEXT_CHARS) {
+        None => s,
+        Some((end, _)) => format!("{}... ({} characters in all)", &s[..end], s.chars().count()),
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct BatchOutcome {
     /// Rejections not seen before for this (row, reason): the ones to log.
@@ -237,8 +260,9 @@ impl Store {
         );
         let row: Option<Row> = on_pool!(self, p => sqlx::query_as(
             "SELECT dossier_id, procedure_code, procedure_name, department, channel, received_at, \
-             due_at, resolved_at, status, raw_status, updated_at, due_changes, vanished_at, \
-             paused_at, resumed_at FROM dossiers WHERE source = $1 AND dossier_id = $2",
+             due_at, resolved_at, status, raw_status, updated_at, \
+             CAST(due_changes AS BIGINT), vanished_at, paused_at, resumed_at \
+             FROM dossiers WHERE source = $1 AND dossier_id = $2",
         )
         .bind(source)
         .bind(dossier_id)
@@ -304,5 +328,27 @@ impl Store {
                 count,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejected_megabyte_value_is_kept_as_its_first_200_characters_and_its_length() {
+        let value = "ư".repeat(1_000_000);
+        let r = Rejection::new(value.clone(), "unknown_status", format!("status {value:?}"));
+        assert_eq!(
+            r.row_key,
+            format!("{}... (1000000 characters in all)", "ư".repeat(200))
+        );
+        assert!(r.detail.starts_with("status \"ư"), "{}", &r.detail[..20]);
+        assert!(r.detail.chars().count() < 250, "{}", r.detail.len());
+        let short = Rejection::new("HS-1".into(), "bad_time", "received_at is empty".into());
+        assert_eq!(
+            (short.row_key.as_str(), short.detail.as_str()),
+            ("HS-1", "received_at is empty")
+        );
     }
 }

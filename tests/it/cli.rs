@@ -753,3 +753,24 @@ for e in cal.walk('VEVENT'):
         "{events}"
     );
 }
+
+#[test]
+fn an_as_of_outside_years_2000_to_2100_is_refused_naming_the_range() {
+    let cases: [&[&str]; 4] = [
+        &["report", "--as-of", "+262142-12-31T23:59:59Z"],
+        &["dossiers", "--as-of", "1999-12-31T23:59:59Z"],
+        &["poll-once", "--as-of", "2101-01-01T00:00:00Z"],
+        // With `=`: a value starting with '-' would be read as a flag.
+        &["outbox", "list", "--since=-262143-01-01T00:00:00Z"],
+    ];
+    for args in cases {
+        let args = [args, &["--config", "unused.toml"]].concat();
+        let out = hcc(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("is outside the supported range: years 2000 to 2100"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -275,7 +275,23 @@ pub async fn poller(
     hcc_monitor::store::Store,
     Arc<hcc_monitor::metrics::Metrics>,
 ) {
-    let config = config(dir, sources);
+    poller_on(dir, sources, None).await
+}
+
+/// [`poller`] with the store at `store_url` when given (a PostgreSQL store), else in `dir`.
+pub async fn poller_on(
+    dir: &Path,
+    sources: &str,
+    store_url: Option<String>,
+) -> (
+    hcc_monitor::source::Poller,
+    hcc_monitor::store::Store,
+    Arc<hcc_monitor::metrics::Metrics>,
+) {
+    let mut config = config(dir, sources);
+    if let Some(url) = store_url {
+        config.store.url = hcc_monitor::config::Secret::new(url);
+    }
     let store = hcc_monitor::store::Store::open_and_migrate(&config.store)
         .await
         .expect("store opens");
