@@ -324,6 +324,12 @@ pub(super) fn validate(
         STORE_MAX_CONNECTIONS,
         MAX_CONNECTIONS,
     );
+    let store_source_connections = c.positive(
+        "store.source_connections",
+        raw.store.source_connections,
+        STORE_SOURCE_CONNECTIONS,
+        MAX_CONNECTIONS,
+    );
 
     let mut names = HashSet::new();
     let sources: Vec<Option<SourceConfig>> = raw
@@ -388,6 +394,7 @@ pub(super) fn validate(
         store: StoreConfig {
             url: store_url?,
             max_connections: store_max,
+            source_connections: store_source_connections,
         },
         sources: sources.into_iter().collect::<Option<Vec<_>>>()?,
         probes: probes?,

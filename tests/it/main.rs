@@ -23,3 +23,4 @@ mod sources_mysql;
 mod sources_postgres;
 mod sources_sqlite;
 mod stages;
+mod store_isolation;
