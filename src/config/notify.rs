@@ -634,11 +634,13 @@ fn smtp(c: &mut Checker<'_>, m: &RawMail) -> Option<Transport> {
         }
         (_, None) => None,
     };
-    let port = m.port.unwrap_or(match tls {
+    let default_port = match tls {
         Some(SmtpTls::Implicit) => 465,
         Some(SmtpTls::Plain) => 25,
         _ => 587,
-    });
+    };
+    // Port 0 would be accepted by the type and fail only when the first email is sent.
+    let port = c.positive("mail.port", m.port, default_port, u16::MAX);
     let pool_size = c.positive(
         "mail.pool_size",
         m.pool_size,

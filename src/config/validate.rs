@@ -253,6 +253,14 @@ pub(super) fn validate(
             }
         })
         .ok();
+    // The SLA module takes any u32; beyond this bound the threshold means nothing (and the
+    // settings live below the config, so the bound is checked here).
+    c.at_most(
+        "sla.due_soon_working_hours",
+        raw.sla.due_soon_working_hours.map(u64::from),
+        0,
+        u64::from(MAX_WORKING_HOURS),
+    );
     let catalogue = catalogue(&mut c, raw.catalogue);
 
     let listen = raw.service.listen.as_deref().unwrap_or(LISTEN);

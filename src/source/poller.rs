@@ -237,7 +237,10 @@ impl Poller {
                 .and_then(|w| NaiveDateTime::parse_from_str(&w, WATERMARK_FORMAT).ok()),
         };
         let overlap = TimeDelta::from_std(self.cfg.watermark_overlap).unwrap_or_default();
-        let from = previous.map_or(DateTime::UNIX_EPOCH.naive_utc(), |w| w - overlap);
+        // Saturating: a watermark from the source's data may sit at the edge of the calendar.
+        let from = previous.map_or(DateTime::UNIX_EPOCH.naive_utc(), |w| {
+            w.checked_sub_signed(overlap).unwrap_or(NaiveDateTime::MIN)
+        });
         Ok(Read {
             rows: self.pool.fetch(sql, from),
             poller: self,

@@ -4,6 +4,7 @@
 mod api;
 mod backup;
 mod cli;
+mod config_bounds;
 mod config_errors;
 mod dashboards;
 mod demo_data;
