@@ -13,11 +13,11 @@ use std::time::Duration;
 use hcc_monitor::app::Application;
 use hcc_monitor::clock::SystemClock;
 use hcc_monitor::config::{Config, ConfigError};
-use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use hcc_monitor::metrics::Metrics;
 use hcc_monitor::source::{PollMode, Poller};
 use hcc_monitor::store::Store;
+use proptest::prelude::*;
+use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::db::sqlite_exec;
@@ -74,7 +74,9 @@ impl Value {
 }
 
 fn int_extremes() -> Vec<i128> {
-    let mut v: Vec<i128> = vec![0, 1, 2, 7, 28, 29, 1_000, 1_001, 3_600, 3_601, 86_400, 86_401];
+    let mut v: Vec<i128> = vec![
+        0, 1, 2, 7, 28, 29, 1_000, 1_001, 3_600, 3_601, 86_400, 86_401,
+    ];
     v.extend([65_535, 65_536, 1_000_000, 1_000_001, 10_000, 10_001]);
     v.extend([u32::MAX.into(), i128::from(u32::MAX) + 1, i64::MAX.into()]);
     v.extend([1 << 63, u64::MAX.into(), -1, i64::MIN.into()]);
@@ -214,10 +216,9 @@ fn check_refusal(key: &str, value: &str, err: &ConfigError) -> Result<(), String
         // line, key included, and the type expected.
         ConfigError::Parse { message, .. } if message.contains(name) => Ok(()),
         ConfigError::Invalid { problems, .. }
-            if problems.iter().any(|p| {
-                p.key == key
-                    && RANGE_WORDS.iter().any(|s| p.message.contains(s))
-            }) =>
+            if problems
+                .iter()
+                .any(|p| p.key == key && RANGE_WORDS.iter().any(|s| p.message.contains(s))) =>
         {
             Ok(())
         }
@@ -248,9 +249,8 @@ fn numeric_keys_take_any_value_without_a_panic_or_an_abort() {
          INSERT INTO hs VALUES ('A-1', 'P1', 'SO_TU_PHAP', '2026-05-04 08:00:00', 4,
             '2026-05-04 08:00:00');\n",
     ));
-    let strategy = proptest::sample::select(KEYS).prop_flat_map(|(key, float)| {
-        value(float).prop_map(move |v| (key, v))
-    });
+    let strategy = proptest::sample::select(KEYS)
+        .prop_flat_map(|(key, float)| value(float).prop_map(move |v| (key, v)));
     let mut runner = TestRunner::new(ProptestConfig {
         cases,
         failure_persistence: None,
