@@ -56,7 +56,8 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     // 16 MiB of page cache per connection (the default is 2 MiB): the evaluation
-                    // cycle's index scans stay in memory, within the RSS budget for 4 connections.
+                    // cycle's index scans stay in memory, within the RSS budget for 4 connections
+                    // (the 2 poll connections, which write rather than scan, may add 32 MiB).
                     .pragma("cache_size", "-16384")
                     // After a bulk sync the WAL file shrinks back once checkpointed.
                     .pragma("journal_size_limit", "67108864")
