@@ -78,6 +78,7 @@ pub struct Metrics {
     pub source_rows_rejected: IntCounterVec,
     pub source_rows_vanished: IntCounterVec,
     pub source_poll_errors: IntCounterVec,
+    pub store_wait: HistogramVec,
     pub dossiers: IntGaugeVec,
     pub job_runs: IntCounterVec,
     pub job_skipped: IntCounterVec,
@@ -173,6 +174,13 @@ impl Metrics {
                 "hcc_source_poll_errors_total",
                 "Failed polls of the source, by kind (connect, query, timeout, columns, store).",
                 &["source", "kind"],
+            ),
+            store_wait: histogram_vec(
+                "hcc_store_wait_seconds",
+                "Time each batch of a source's poll waited for a store connection (the store's \
+                 load, not the source's health: hcc_source_up ignores it).",
+                &["source"],
+                vec![0.001, 0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0],
             ),
             dossiers: gauge_vec(
                 "hcc_dossiers",
@@ -447,6 +455,7 @@ impl Metrics {
             Box::new(self.source_rows_rejected.clone()),
             Box::new(self.source_rows_vanished.clone()),
             Box::new(self.source_poll_errors.clone()),
+            Box::new(self.store_wait.clone()),
             Box::new(self.dossiers.clone()),
             Box::new(self.job_runs.clone()),
             Box::new(self.job_skipped.clone()),
@@ -537,6 +546,7 @@ impl Metrics {
         self.source_up.with_label_values(&[source]).set(0);
         self.source_rows.with_label_values(&[source]);
         self.source_rows_vanished.with_label_values(&[source]);
+        self.store_wait.with_label_values(&[source]);
         for kind in [
             poll_error::CONNECT,
             poll_error::QUERY,

@@ -3,6 +3,9 @@
 pub const LISTEN: &str = "127.0.0.1:9464";
 pub const STORE_URL: &str = "sqlite://hcc-data/store.db";
 pub const STORE_MAX_CONNECTIONS: u32 = 4;
+/// The store connections source polls share, apart from the service's: a poll holds at most one
+/// at a time, so with two a source stuck in a slow write leaves the others a connection.
+pub const STORE_SOURCE_CONNECTIONS: u32 = 2;
 /// SLA gauges are recomputed from the store once a minute.
 pub const EVALUATE_SCHEDULE: &str = "0 * * * * *";
 pub const SHUTDOWN_GRACE_SECS: u64 = 30;

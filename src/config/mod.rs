@@ -87,7 +87,10 @@ pub struct ServiceConfig {
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     pub url: Secret,
+    /// The pool of the evaluation, the outbox, the HTTP API and the CLI.
     pub max_connections: u32,
+    /// The pool source polls write through, so that they can never take the one above.
+    pub source_connections: u32,
 }
 
 /// The database family of a source, chosen from its URL scheme.

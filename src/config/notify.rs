@@ -553,11 +553,21 @@ fn mail(c: &mut Checker<'_>, m: RawMail) -> Option<MailConfig> {
         MAIL_RETRY_MAX_SECS,
         MAX_TIMEOUT_SECS,
     );
-    if retry_max < retry_initial {
-        c.problem(
+    // Named on the key the operator wrote: a retry_initial_secs above the default maximum is
+    // the mistake when retry_max_secs was left out.
+    match m.retry_max_secs {
+        _ if retry_max >= retry_initial => {}
+        Some(_) => c.problem(
             "mail.retry_max_secs",
             format!("{retry_max} is less than retry_initial_secs ({retry_initial})"),
-        );
+        ),
+        None => c.problem(
+            "mail.retry_initial_secs",
+            format!(
+                "{retry_initial} is more than retry_max_secs ({retry_max}, the default); \
+                 allowed up to retry_max_secs"
+            ),
+        ),
     }
     let templates_dir = m.templates_dir.as_deref().map(|d| c.path(d));
     if let Some(dir) = &templates_dir
@@ -634,11 +644,13 @@ fn smtp(c: &mut Checker<'_>, m: &RawMail) -> Option<Transport> {
         }
         (_, None) => None,
     };
-    let port = m.port.unwrap_or(match tls {
+    let default_port = match tls {
         Some(SmtpTls::Implicit) => 465,
         Some(SmtpTls::Plain) => 25,
         _ => 587,
-    });
+    };
+    // Port 0 would be accepted by the type and fail only when the first email is sent.
+    let port = c.positive("mail.port", m.port, default_port, u16::MAX);
     let pool_size = c.positive(
         "mail.pool_size",
         m.pool_size,

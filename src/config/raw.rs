@@ -79,6 +79,7 @@ pub struct RawStore {
     pub url: Option<String>,
     pub url_file: Option<PathBuf>,
     pub max_connections: Option<u32>,
+    pub source_connections: Option<u32>,
 }
 
 /// Statutory times per procedure code: from a file (a TOML table `code = "3 working days"`) and

@@ -253,6 +253,14 @@ pub(super) fn validate(
             }
         })
         .ok();
+    // The SLA module takes any u32; beyond this bound the threshold means nothing (and the
+    // settings live below the config, so the bound is checked here).
+    c.at_most(
+        "sla.due_soon_working_hours",
+        raw.sla.due_soon_working_hours.map(u64::from),
+        0,
+        u64::from(MAX_WORKING_HOURS),
+    );
     let catalogue = catalogue(&mut c, raw.catalogue);
 
     let listen = raw.service.listen.as_deref().unwrap_or(LISTEN);
@@ -324,6 +332,12 @@ pub(super) fn validate(
         STORE_MAX_CONNECTIONS,
         MAX_CONNECTIONS,
     );
+    let store_source_connections = c.positive(
+        "store.source_connections",
+        raw.store.source_connections,
+        STORE_SOURCE_CONNECTIONS,
+        MAX_CONNECTIONS,
+    );
 
     let mut names = HashSet::new();
     let sources: Vec<Option<SourceConfig>> = raw
@@ -388,6 +402,7 @@ pub(super) fn validate(
         store: StoreConfig {
             url: store_url?,
             max_connections: store_max,
+            source_connections: store_source_connections,
         },
         sources: sources.into_iter().collect::<Option<Vec<_>>>()?,
         probes: probes?,

@@ -89,7 +89,9 @@ impl Poller {
             pool: SourcePool::new(&cfg)?,
             mapper: Mapper::new(cfg.time_zone, cfg.status_map.clone()),
             cfg: Arc::new(cfg),
-            store,
+            // Through the pollers' own pool: a poll never waits for, nor takes, a connection
+            // of the evaluation, the outbox or the HTTP API.
+            store: store.for_sources(),
             metrics,
             clock,
             deadlines,
@@ -129,7 +131,11 @@ impl Poller {
                 tracing::debug!(source = name, mode = mode.as_str(), ?report, "poll done");
             }
             Err(e) => {
-                self.metrics.source_up.with_label_values(&[name]).set(0);
+                // A store that is slow or down says nothing about the source: its own metrics
+                // (hcc_store_wait_seconds, poll errors of kind "store") tell that story.
+                if !matches!(e, SourceError::Store { .. }) {
+                    self.metrics.source_up.with_label_values(&[name]).set(0);
+                }
                 self.metrics
                     .source_poll_errors
                     .with_label_values(&[name, e.kind()])
@@ -233,7 +239,10 @@ impl Poller {
                 .and_then(|w| NaiveDateTime::parse_from_str(&w, WATERMARK_FORMAT).ok()),
         };
         let overlap = TimeDelta::from_std(self.cfg.watermark_overlap).unwrap_or_default();
-        let from = previous.map_or(DateTime::UNIX_EPOCH.naive_utc(), |w| w - overlap);
+        // Saturating: a watermark from the source's data may sit at the edge of the calendar.
+        let from = previous.map_or(DateTime::UNIX_EPOCH.naive_utc(), |w| {
+            w.checked_sub_signed(overlap).unwrap_or(NaiveDateTime::MIN)
+        });
         Ok(Read {
             rows: self.pool.fetch(sql, from),
             poller: self,
@@ -300,6 +309,10 @@ impl Poller {
     /// empties the batch.
     fn account<T>(&self, batch: &mut Batch<T>, outcome: BatchOutcome, report: &mut PollReport) {
         let name = self.name();
+        self.metrics
+            .store_wait
+            .with_label_values(&[name])
+            .observe(outcome.waited.as_secs_f64());
         for r in &batch.rejected {
             self.metrics
                 .source_rows_rejected

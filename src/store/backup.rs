@@ -220,6 +220,7 @@ mod tests {
         StoreConfig {
             url: Secret::new(url),
             max_connections: 1,
+            source_connections: 1,
         }
     }
 

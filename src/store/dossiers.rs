@@ -47,6 +47,8 @@ fn truncated(s: String) -> String {
 pub struct BatchOutcome {
     /// Rejections not seen before for this (row, reason): the ones to log.
     pub new_rejections: Vec<Rejection>,
+    /// How long the batch waited for a store connection and its transaction to begin.
+    pub waited: std::time::Duration,
 }
 
 /// A dossier as stored, with what the store observed about it.
@@ -164,7 +166,7 @@ impl Store {
         resync: Option<i64>,
     ) -> Result<BatchOutcome, StoreError> {
         let seen = ts(seen_at);
-        let mut tx = self.begin().await?;
+        let (mut tx, waited) = self.begin_timed().await?;
         for dossiers in dossiers.chunks(ROWS_PER_STATEMENT) {
             // The SQL text is made only of our own placeholders; every value is bound.
             let sql = upsert_sql(dossiers.len(), self.backend() == "postgres");
@@ -196,6 +198,7 @@ impl Store {
         }
         let outcome = BatchOutcome {
             new_rejections: record_rejections(&mut tx, source, rejections, seen).await?,
+            waited,
         };
         if let Some(value) = watermark {
             commit_watermark(&mut tx, source, value, seen).await?;
@@ -258,6 +261,7 @@ impl Store {
             Option<i64>,
             Option<i64>,
         );
+        // due_changes is an INTEGER (INT4) column on PostgreSQL.
         let row: Option<Row> = on_pool!(self, p => sqlx::query_as(
             "SELECT dossier_id, procedure_code, procedure_name, department, channel, received_at, \
              due_at, resolved_at, status, raw_status, updated_at, \

@@ -437,6 +437,7 @@ mod tests {
         let store = Store::open_and_migrate(&StoreConfig {
             url: Secret::new(format!("sqlite://{}/s.db", dir.path().display())),
             max_connections: 1,
+            source_connections: 1,
         })
         .await
         .unwrap();

@@ -65,6 +65,7 @@ mod tests {
         StoreConfig {
             url: Secret::new(format!("sqlite://{}", path.display())),
             max_connections: 1,
+            source_connections: 1,
         }
     }
 
@@ -88,11 +89,13 @@ mod tests {
         let pg = StoreConfig {
             url: Secret::new("postgres://u@127.0.0.1/db"),
             max_connections: 1,
+            source_connections: 1,
         };
         assert!(InstanceLock::acquire(&pg).unwrap().is_none());
         let mem = StoreConfig {
             url: Secret::new("sqlite::memory:"),
             max_connections: 1,
+            source_connections: 1,
         };
         assert!(InstanceLock::acquire(&mem).unwrap().is_none());
     }

@@ -150,6 +150,8 @@ impl StoreTx {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) pool: StorePool,
+    /// The connections source polls write through (see `for_sources`).
+    sources: StorePool,
 }
 
 impl Store {
@@ -182,6 +184,13 @@ impl Store {
         .await)
         .map_err(failed("checking migrations"))?;
         Ok(applied >= expected)
+    }
+
+    /// `begin`, and how long it waited (for a free connection, mostly).
+    pub(crate) async fn begin_timed(&self) -> Result<(StoreTx, std::time::Duration), StoreError> {
+        let started = std::time::Instant::now();
+        let tx = self.begin().await?;
+        Ok((tx, started.elapsed()))
     }
 
     pub(crate) async fn begin(&self) -> Result<StoreTx, StoreError> {
@@ -217,7 +226,18 @@ impl Store {
         Ok(())
     }
 
+    /// The handle source polls use: the same database through a pool of its own
+    /// (`store.source_connections`), so that however long polls hold their connections, the
+    /// evaluation, the outbox and the HTTP API keep theirs.
+    pub fn for_sources(&self) -> Store {
+        Store {
+            pool: self.sources.clone(),
+            sources: self.sources.clone(),
+        }
+    }
+
     pub async fn close(&self) {
-        on_pool!(self, p => p.close().await)
+        on_pool!(self, p => p.close().await);
+        on_pool!(self.for_sources(), p => p.close().await);
     }
 }

@@ -11,6 +11,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use super::{Store, StoreError, StorePool};
 use crate::config::{Dialect, StoreConfig, redact_url};
 
+/// How long a query waits for a free connection before it fails with a store error: a wait
+/// that long means the store is overloaded, which its callers report as such.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Creates the folder a store file (or its lock) goes in, if missing, owner-only.
 pub(super) fn create_parent_dir(file: &Path) -> Result<(), StoreError> {
     match file.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -41,7 +45,7 @@ impl Store {
             url: shown.clone(),
             source,
         };
-        let pool = match Dialect::from_url(url) {
+        let (pool, sources) = match Dialect::from_url(url) {
             Some(Dialect::Sqlite) => {
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(open_err)?
@@ -52,7 +56,8 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     // 16 MiB of page cache per connection (the default is 2 MiB): the evaluation
-                    // cycle's index scans stay in memory, within the RSS budget for 4 connections.
+                    // cycle's index scans stay in memory, within the RSS budget for 4 connections
+                    // (the 2 poll connections, which write rather than scan, may add 32 MiB).
                     .pragma("cache_size", "-16384")
                     // After a bulk sync the WAL file shrinks back once checkpointed.
                     .pragma("journal_size_limit", "67108864")
@@ -68,31 +73,40 @@ impl Store {
                         }
                     })?;
                 }
-                StorePool::Sqlite(
+                let in_memory = sqlite_file(url, &options).is_none();
+                let pool = |size| {
                     SqlitePoolOptions::new()
-                        .max_connections(config.max_connections)
-                        .connect_with(options)
-                        .await
-                        .map_err(open_err)?,
-                )
+                        .max_connections(size)
+                        .acquire_timeout(ACQUIRE_TIMEOUT)
+                        .connect_with(options.clone())
+                };
+                let service = pool(config.max_connections).await.map_err(open_err)?;
+                // An in-memory database exists once per pool: the polls must share it.
+                let sources = match in_memory {
+                    true => service.clone(),
+                    false => pool(config.source_connections).await.map_err(open_err)?,
+                };
+                (StorePool::Sqlite(service), StorePool::Sqlite(sources))
             }
             Some(Dialect::Postgres) => {
                 let options = PgConnectOptions::from_str(url)
                     .map_err(open_err)?
                     .application_name("hcc-monitor")
                     .log_statements(tracing::log::LevelFilter::Trace);
-                StorePool::Postgres(
+                let pool = |size| {
                     PgPoolOptions::new()
-                        .max_connections(config.max_connections)
-                        .acquire_timeout(Duration::from_secs(10))
-                        .connect_with(options)
-                        .await
-                        .map_err(open_err)?,
+                        .max_connections(size)
+                        .acquire_timeout(ACQUIRE_TIMEOUT)
+                        .connect_with(options.clone())
+                };
+                (
+                    StorePool::Postgres(pool(config.max_connections).await.map_err(open_err)?),
+                    StorePool::Postgres(pool(config.source_connections).await.map_err(open_err)?),
                 )
             }
             _ => return Err(StoreError::UnsupportedUrl { url: shown }),
         };
-        Ok(Store { pool })
+        Ok(Store { pool, sources })
     }
 
     /// Opens and applies pending migrations: what the service does at start.

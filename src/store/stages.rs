@@ -67,7 +67,7 @@ impl Store {
     ) -> Result<BatchOutcome, StoreError> {
         let seen = ts(seen_at);
         let numbered = self.backend() == "postgres";
-        let mut tx = self.begin().await?;
+        let (mut tx, waited) = self.begin_timed().await?;
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
             // Our own placeholders only; every value is bound.
             let sql = format!(
@@ -105,6 +105,7 @@ impl Store {
         }
         let outcome = BatchOutcome {
             new_rejections: record_rejections(&mut tx, source, rejections, seen).await?,
+            waited,
         };
         if let Some(value) = watermark {
             commit_watermark(&mut tx, &stages_watermark_key(source), value, seen).await?;

@@ -100,6 +100,30 @@ fn bad_config_files_report_every_problem_with_its_key() {
             ],
         ),
         (
+            "store, SLA, mail and watermark extremes",
+            format!(
+                "[store]\nmax_connections = 4294967295\nsource_connections = 0\n\
+                 [sla]\ndue_soon_working_hours = 4294967295\n\
+                 [mail]\ntransport = \"smtp\"\nhost = \"127.0.0.1\"\ntls = \"plain\"\n\
+                 from = \"hcc <hcc@example.gov.vn>\"\nport = 0\n\
+                 timeout_secs = 18446744073709551615\npool_size = 4294967295\n\
+                 retry_initial_secs = 3601\n\
+                 max_attempts = 4294967295\n\
+                 {GOOD_SOURCE}watermark_overlap_secs = 18446744073709551615\n"
+            ),
+            vec![
+                "store.max_connections: 4294967295 is out of range; allowed 1 to 1000",
+                "store.source_connections: must be greater than 0",
+                "sla.due_soon_working_hours: 4294967295 is out of range; allowed 0 to 10000",
+                "mail.port: must be greater than 0",
+                "mail.timeout_secs: 18446744073709551615 is out of range; allowed 1 to 86400",
+                "mail.pool_size: 4294967295 is out of range; allowed 1 to 1000",
+                "mail.max_attempts: 4294967295 is out of range; allowed 1 to 1000",
+                "mail.retry_initial_secs: 3601 is more than retry_max_secs (3600, the default); allowed up to retry_max_secs",
+                "source[0].watermark_overlap_secs: 18446744073709551615 is out of range; allowed 0 to 86400",
+            ],
+        ),
+        (
             "a query that would read everything on every poll",
             GOOD_SOURCE.replace(" WHERE x >= :watermark", ""),
             vec!["source[0].query: has no :watermark placeholder; expected e.g. `WHERE updated_at >= :watermark` so that polls read only what changed"],

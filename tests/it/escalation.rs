@@ -557,6 +557,7 @@ async fn the_outbox_keeps_its_guarantees_on_a_postgresql_store() {
     let store = Store::open_and_migrate(&hcc_monitor::config::StoreConfig {
         url: hcc_monitor::config::Secret::new(db.url()),
         max_connections: 2,
+        source_connections: 1,
     })
     .await
     .unwrap();

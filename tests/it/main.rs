@@ -4,6 +4,7 @@
 mod api;
 mod backup;
 mod cli;
+mod config_bounds;
 mod config_errors;
 mod dashboards;
 mod demo_data;
@@ -25,3 +26,4 @@ mod sources_mysql;
 mod sources_postgres;
 mod sources_sqlite;
 mod stages;
+mod store_isolation;
