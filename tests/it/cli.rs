@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::helpers::db::{Server, TestDb};
+use crate::helpers::smtp::free_port;
 
 fn hcc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hcc-monitor"))
@@ -125,15 +126,6 @@ fn sigterm_stops_the_service_cleanly_with_exit_code_zero() {
         })
         .expect("the service exits after SIGTERM");
     assert_eq!(status.code(), Some(0));
-}
-
-/// A free port on 127.0.0.1 (bound, noted, released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
@@ -332,11 +324,7 @@ fn the_store_and_the_emails_are_owner_only_and_relative_paths_resolve_next_to_th
 #[test]
 fn the_service_tells_systemd_it_is_ready_once_it_listens_and_that_it_is_stopping() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let path = dir.path().join("run.toml");
     std::fs::write(
         &path,
