@@ -87,6 +87,10 @@ pub struct Evaluator {
     /// The reporting month of the progress gauge starts on this day.
     period_start_day: PeriodStartDay,
     procedure_labels: HashSet<String>,
+    /// Department systems (`role = "handoff"`) → the system of record whose dossiers they hold.
+    /// The store leaves their rows out of every count; here their stages follow the record's
+    /// dossier and their resolutions make no processing-time observation of their own.
+    linked: HashMap<String, String>,
     /// Due-change totals already added to the counter, so each cycle adds only what is new.
     counted_due_changes: Mutex<HashMap<(String, String), i64>>,
     /// Each source's first stages, busiest departments and (where labelled) procedures keep
@@ -108,6 +112,11 @@ impl Evaluator {
                 .iter()
                 .filter(|s| s.procedure_labels)
                 .map(|s| s.name.clone())
+                .collect(),
+            linked: config
+                .sources
+                .iter()
+                .filter_map(|s| Some((s.name.clone(), s.role.same_dossiers_as()?.to_string())))
                 .collect(),
             counted_due_changes: Mutex::new(HashMap::new()),
             stages: Fold::new("stage", stages::MAX_STAGE_LABELS, &metrics),
@@ -428,6 +437,17 @@ impl Evaluator {
             let Some(s) = self.score(row, c) else {
                 continue;
             };
+            // Scored all the same, so that the row leaves the unscored index.
+            let counted = !self.linked.contains_key(&row.source);
+            scored.push(Scored {
+                source: row.source.clone(),
+                dossier_id: row.dossier_id.clone(),
+                outcome: s.outcome.as_str(),
+                processing_working_secs: s.processing_working_secs,
+            });
+            if !counted {
+                continue;
+            }
             let labels = [
                 row.source.as_str(),
                 self.department_label(departments, &row.source, &row.department),
@@ -442,12 +462,6 @@ impl Evaluator {
                     .with_label_values(&labels)
                     .observe((resolved - row.received_at).max(0) as f64);
             }
-            scored.push(Scored {
-                source: row.source.clone(),
-                dossier_id: row.dossier_id.clone(),
-                outcome: s.outcome.as_str(),
-                processing_working_secs: s.processing_working_secs,
-            });
         }
         scored
     }
