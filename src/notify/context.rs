@@ -11,9 +11,7 @@ use crate::calendar::Calendar;
 use crate::config::NotifyConfig;
 use crate::evaluate::OpenView;
 use crate::report::{self, Report};
-use crate::sla::{
-    Condition, LevelRule, SlaState, format_count, format_percent, format_working_duration,
-};
+use crate::sla::{Condition, LevelRule, SlaState, format_count, format_percent, format_time_left};
 
 pub fn local_time(cal: &Calendar, t: DateTime<Utc>) -> String {
     t.with_timezone(&cal.time_zone())
@@ -142,9 +140,9 @@ pub fn digest(
                 department: name(&v.department),
                 received: local_time(cal, v.received_at),
                 due: v.due_at.map_or("-".to_string(), |d| local_time(cal, d)),
-                left: v
-                    .left_working_secs
-                    .map_or("-".to_string(), |s| format_working_duration(s, day)),
+                left: v.left_working_secs.map_or("-".to_string(), |s| {
+                    format_time_left(s, v.evaluation.state == SlaState::Overdue, day)
+                }),
                 state: state_vi(v.evaluation.state),
                 overdue: v.evaluation.state == SlaState::Overdue,
             })
