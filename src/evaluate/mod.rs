@@ -68,8 +68,24 @@ pub struct OpenView {
     pub elapsed_working_secs: i64,
     pub left_working_secs: Option<i64>,
     pub fraction_used: Option<f64>,
+    /// What the department systems it was handed over to (`role = "handoff"` sources) know of
+    /// it: the same dossier, seen from there.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handed_over_to: Vec<HandedOver>,
     #[serde(skip)]
     pub evaluation: Evaluation,
+}
+
+/// A dossier as a department's own system shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HandedOver {
+    pub source: String,
+    /// Its canonical status there, and the system's own code.
+    pub status: String,
+    pub raw_status: String,
+    /// When the department's system received it.
+    pub received_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// A resolved dossier's outcome under the configured rule.
@@ -171,6 +187,7 @@ impl Evaluator {
             elapsed_working_secs: evaluation.elapsed_working_secs,
             left_working_secs: evaluation.left_working_secs,
             fraction_used: evaluation.fraction_used,
+            handed_over_to: Vec::new(),
             evaluation,
         }
     }
@@ -179,7 +196,28 @@ impl Evaluator {
     pub async fn open_dossiers(&self, now: DateTime<Utc>) -> Result<Vec<OpenView>, StoreError> {
         let rows = self.store.open_at(now).await?;
         let changes = self.store.pause_changes().await?;
-        Ok(self.views(rows, &changes, now))
+        let mut views = self.views(rows, &changes, now);
+        let mut linked: HashMap<(String, String), Vec<HandedOver>> = HashMap::new();
+        // As of `now`: what the department had received by then.
+        let received = |l: &crate::store::LinkedRow| l.received_at <= now.timestamp();
+        for l in self.store.linked_rows().await?.into_iter().filter(received) {
+            linked
+                .entry((l.record, l.dossier_id))
+                .or_default()
+                .push(HandedOver {
+                    source: l.source,
+                    status: l.status,
+                    raw_status: l.raw_status,
+                    received_at: instant(l.received_at),
+                    resolved_at: l.resolved_at.map(instant),
+                });
+        }
+        for v in &mut views {
+            if let Some(h) = linked.remove(&(v.source.clone(), v.dossier_id.clone())) {
+                v.handed_over_to = h;
+            }
+        }
+        Ok(views)
     }
 
     fn views(

@@ -41,3 +41,32 @@ impl Store {
         .map_err(failed("declaring a source's role"))
     }
 }
+
+/// What a department's system (`role = "handoff"`) holds of one of the record's dossiers.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LinkedRow {
+    /// The system of record whose dossier this is.
+    pub record: String,
+    pub dossier_id: String,
+    /// The department's system.
+    pub source: String,
+    pub status: String,
+    pub raw_status: String,
+    /// When the department's system received it, by its own clock.
+    pub received_at: i64,
+    pub resolved_at: Option<i64>,
+}
+
+impl Store {
+    /// Every row of the department systems, with the system of record each belongs to.
+    pub async fn linked_rows(&self) -> Result<Vec<LinkedRow>, StoreError> {
+        on_pool!(self, p => sqlx::query_as(
+            "SELECT l.same_dossiers_as AS record, d.dossier_id, d.source, d.status, d.raw_status, \
+             d.received_at, d.resolved_at FROM dossiers d JOIN source_links l ON l.source = d.source \
+             WHERE d.vanished_at IS NULL",
+        )
+        .fetch_all(p)
+        .await)
+        .map_err(failed("reading the department systems' rows"))
+    }
+}

@@ -21,6 +21,7 @@ pub use evaluation::{
 };
 pub use handoffs::{Arrival, PendingHandoff};
 pub use instance_lock::InstanceLock;
+pub use links::LinkedRow;
 pub use outbox::{
     Attempt, EscalationKey, NewMessage, OutboxEntry, OutboxFilter, OutboxRow, state as outbox_state,
 };

@@ -190,6 +190,31 @@ async fn a_dossier_handed_to_a_department_system_is_one_dossier_in_every_figure(
         .collect();
     assert_eq!(ids, OPEN.into_iter().collect());
     assert!(items.iter().all(|v| v["source"] == "centre"), "{page:#}");
+    // What the department's system knows enriches the dossier instead of repeating it.
+    let item = |id: &str| items.iter().find(|v| v["dossier_id"] == id).unwrap();
+    let there = &item("HS-1")["handed_over_to"];
+    assert_eq!(there.as_array().map(Vec::len), Some(1), "{page:#}");
+    let received: chrono::DateTime<chrono::Utc> = there[0]["received_at"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("an RFC 3339 instant");
+    assert_eq!(
+        (
+            there[0]["source"].as_str(),
+            there[0]["raw_status"].as_str(),
+            received
+        ),
+        (
+            Some("so-xd"),
+            Some("20"),
+            Ho_Chi_Minh
+                .with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        ),
+        "the department's own receipt"
+    );
+    assert!(item("HS-3").get("handed_over_to").is_none(), "{page:#}");
 
     let (_, metrics) = app.get("/metrics").await;
     assert_eq!(
