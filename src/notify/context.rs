@@ -56,6 +56,9 @@ struct DossierLine {
     due: String,
     left: String,
     state: &'static str,
+    /// The state and the time left in one phrase: "Có nguy cơ trễ hạn, còn 1 ngày làm việc",
+    /// or for an overdue dossier the time past its deadline alone, "quá hạn 2 giờ làm việc".
+    status: String,
     overdue: bool,
 }
 
@@ -131,20 +134,29 @@ pub fn digest(
         scope,
         dossiers: dossiers
             .iter()
-            .map(|v| DossierLine {
-                dossier_id: v.dossier_id.clone(),
-                procedure: match &v.procedure_name {
-                    Some(n) => format!("{n} ({})", v.procedure_code),
-                    None => v.procedure_code.clone(),
-                },
-                department: name(&v.department),
-                received: local_time(cal, v.received_at),
-                due: v.due_at.map_or("-".to_string(), |d| local_time(cal, d)),
-                left: v.left_working_secs.map_or("-".to_string(), |s| {
-                    format_time_left(s, v.evaluation.state == SlaState::Overdue, day)
-                }),
-                state: state_vi(v.evaluation.state),
-                overdue: v.evaluation.state == SlaState::Overdue,
+            .map(|v| (v, v.evaluation.state == SlaState::Overdue))
+            .map(|(v, overdue)| {
+                let left = v
+                    .left_working_secs
+                    .map_or("-".to_string(), |s| format_time_left(s, overdue, day));
+                let state = state_vi(v.evaluation.state);
+                DossierLine {
+                    dossier_id: v.dossier_id.clone(),
+                    procedure: match &v.procedure_name {
+                        Some(n) => format!("{n} ({})", v.procedure_code),
+                        None => v.procedure_code.clone(),
+                    },
+                    department: name(&v.department),
+                    received: local_time(cal, v.received_at),
+                    due: v.due_at.map_or("-".to_string(), |d| local_time(cal, d)),
+                    status: match (overdue, v.left_working_secs) {
+                        (true, Some(_)) => left.clone(),
+                        _ => format!("{state}, {left}"),
+                    },
+                    left,
+                    state,
+                    overdue,
+                }
             })
             .collect(),
         counts: counts.into_values().collect(),
