@@ -475,15 +475,15 @@ impl Evaluator {
             let Some(s) = self.score(row, c) else {
                 continue;
             };
-            // Scored all the same, so that the row leaves the unscored index.
-            let counted = !self.linked.contains_key(&row.source);
             scored.push(Scored {
                 source: row.source.clone(),
                 dossier_id: row.dossier_id.clone(),
                 outcome: s.outcome.as_str(),
                 processing_working_secs: s.processing_working_secs,
             });
-            if !counted {
+            // A department system's row is scored all the same, so that it leaves the unscored
+            // index, but its processing time is the record's dossier's, observed there.
+            if self.linked.contains_key(&row.source) {
                 continue;
             }
             let labels = [
