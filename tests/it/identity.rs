@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::TimeZone;
 use chrono_tz::Asia::Ho_Chi_Minh;
 
-use crate::helpers::app::{TestApp, TestClock, config};
+use crate::helpers::app::{TestApp, TestClock, config, metric_value};
 use crate::helpers::db::{Server, TestDb};
 use crate::helpers::eventually;
 use crate::helpers::smtp::{SmtpServer, free_port, mail, messages};
@@ -29,11 +29,18 @@ INSERT INTO ho_so VALUES
  ('HS-4', '1.004', 'SO_XAY_DUNG', 3, '2026-03-02 08:00:00', '2026-03-20 17:00:00', '2026-03-04 10:00:00', 'DA_TRA', '2026-03-04 10:00:00'),
  ('HS-5', '2.001', 'SO_TU_PHAP', NULL, '2026-03-03 08:00:00', '2026-03-20 17:00:00', NULL, 'DANG_XU_LY', '2026-03-03 08:00:00')";
 
-/// The department's own view of the three it was handed: its own codes and dates, and no
-/// channel (its software does not keep one).
+/// The department's own view of the three it was handed: its own codes, dates and stages, and
+/// no channel (its software does not keep one).
 const DEPARTMENT: &str = "CREATE TABLE hoso (code varchar(40) PRIMARY KEY,
     proc varchar(40) NOT NULL, received datetime NOT NULL, deadline datetime NULL,
     finished datetime NULL, state int NOT NULL, modified datetime NOT NULL);
+CREATE TABLE buoc (code varchar(40) NOT NULL, stage varchar(40) NOT NULL,
+    entered datetime NOT NULL);
+INSERT INTO buoc VALUES
+ ('HS-1', 'tham_dinh', '2026-03-02 10:00:00'),
+ ('HS-2', 'tham_dinh', '2026-03-02 10:00:00'),
+ ('HS-4', 'tham_dinh', '2026-03-02 10:00:00'),
+ ('HS-4', 'tra_ket_qua', '2026-03-04 09:00:00');
 INSERT INTO hoso VALUES
  ('HS-1', '1.004', '2026-03-02 09:00:00', '2026-03-04 17:00:00', NULL, 20, '2026-03-02 09:00:00'),
  ('HS-2', '1.004', '2026-03-02 09:00:00', '2026-03-20 17:00:00', NULL, 20, '2026-03-02 09:00:00'),
@@ -70,6 +77,9 @@ SELECT code AS dossier_id, proc AS procedure_code, 'SO_XAY_DUNG' AS department,
        received AS received_at, deadline AS due_at, finished AS resolved_at,
        state AS status, modified AS updated_at
 FROM hoso WHERE modified >= :watermark
+"""
+stage_query = """
+SELECT code AS dossier_id, stage, entered AS entered_at FROM buoc WHERE entered >= :watermark
 """
 [source.status_map]
 20 = "in_progress"
@@ -232,6 +242,15 @@ async fn a_dossier_handed_to_a_department_system_is_one_dossier_in_every_figure(
             .get("so-xd")
             .copied(),
         None
+    );
+    // The department's stages follow the record's dossiers: HS-1 and HS-2 are open in it.
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"hcc_dossiers_in_stage{source="so-xd",stage="tham_dinh"}"#
+        ),
+        Some(2.0),
+        "{metrics}"
     );
 
     eventually("the Xây dựng head's digest", WAIT, || async {
