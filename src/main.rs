@@ -15,6 +15,7 @@ use hcc_monitor::clock::{Clock, FixedClock, SupportedInstant, SystemClock};
 use hcc_monitor::config::{Config, LogFormat};
 use hcc_monitor::evaluate::{Evaluator, Period, PeriodStartDay};
 use hcc_monitor::report;
+use hcc_monitor::sla::english_count;
 use hcc_monitor::source::{PollMode, Poller, SourcePool};
 use hcc_monitor::store::Store;
 
@@ -339,7 +340,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (config, store, evaluator) = offline(&config).await?;
             let start_day = period_start_day.unwrap_or(config.reporting.period_start_day);
             let as_of = as_of.map_or_else(Utc::now, SupportedInstant::get);
-            let r = report::build(&store, &evaluator, period, start_day, as_of).await?;
+            let mut r = report::build(&store, &evaluator, period, start_day, as_of).await?;
+            r.department_names = config.notify.departments.clone();
             print!("{}", report::render(&r, format));
             store.close().await;
         }
@@ -550,19 +552,25 @@ fn print_handoffs(report: &hcc_monitor::handoff::HandoffReport, tz: chrono_tz::T
     println!("handoffs as of {}", local(report.as_of));
     for pair in &report.handoffs {
         println!(
-            "{} -> {}: {} pending, {} stuck (over {} working hours)",
+            "{} -> {}: {} pending, {} stuck (over {})",
             pair.from,
             pair.to,
             pair.pending,
             pair.stuck.len(),
-            pair.stuck_after_working_seconds as f64 / 3600.0
+            english_count(
+                pair.stuck_after_working_seconds as f64 / 3600.0,
+                "working hour"
+            )
         );
         for s in &pair.stuck {
             println!(
-                "  {}  transferred {}  pending {:.1} working hours  ({}, {})",
+                "  {}  transferred {}  pending {}  ({}, {})",
                 s.dossier_id,
                 local(s.transferred_at),
-                s.pending_working_seconds as f64 / 3600.0,
+                english_count(
+                    format!("{:.1}", s.pending_working_seconds as f64 / 3600.0),
+                    "working hour"
+                ),
                 s.department,
                 s.procedure_code
             );

@@ -2,6 +2,7 @@
 //! every problem at once, each naming its key and what was expected.
 
 mod defaults;
+mod identity;
 mod notify;
 mod raw;
 mod schedule;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 
 pub use defaults::*;
+pub use identity::SourceRole;
 pub use notify::{
     LevelConfig, MailConfig, NotifyConfig, Recipients, ReportConfig, Role, SmtpConfig, SmtpTls,
     Transport,
@@ -150,6 +152,8 @@ pub struct SourceConfig {
     /// Source status code → canonical status. Empty: the source already uses the canonical names
     /// or the national codes 1-10.
     pub status_map: BTreeMap<String, Status>,
+    /// The system of record, or a department's system whose dossiers are another source's.
+    pub role: SourceRole,
 }
 
 impl SourceConfig {

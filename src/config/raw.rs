@@ -125,6 +125,8 @@ pub struct RawSource {
     pub batch_rows: Option<usize>,
     pub compute_due: Option<bool>,
     pub procedure_labels: Option<bool>,
+    pub role: Option<String>,
+    pub same_dossiers_as: Option<String>,
     #[serde(default)]
     pub status_map: BTreeMap<String, String>,
 }

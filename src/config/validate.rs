@@ -346,6 +346,7 @@ pub(super) fn validate(
         .enumerate()
         .map(|(i, s)| validate_source(&mut c, i, s, centre_tz, catalogue.is_empty(), &mut names))
         .collect();
+    super::identity::check_links(&mut c, &sources, &names);
     let probes = crate::probe::config::validate_probes(&mut c, raw.probes, &names);
     let software = crate::probe::config::validate_software(&mut c, raw.software, &names);
     let handoffs = crate::handoff::config::validate_handoffs(&mut c, raw.handoffs, &names);
@@ -527,6 +528,7 @@ fn validate_source(
             "is true but the catalogue has no procedures; expected [catalogue] procedures or file",
         );
     }
+    let role = super::identity::parse_role(c, &key, s.role, s.same_dossiers_as);
     let mut status_map = BTreeMap::new();
     for (code, canonical) in s.status_map {
         match Status::parse(&canonical) {
@@ -560,6 +562,7 @@ fn validate_source(
         compute_due,
         procedure_labels: s.procedure_labels.unwrap_or(false),
         status_map,
+        role: role?,
     })
 }
 

@@ -68,8 +68,24 @@ pub struct OpenView {
     pub elapsed_working_secs: i64,
     pub left_working_secs: Option<i64>,
     pub fraction_used: Option<f64>,
+    /// What the department systems it was handed over to (`role = "handoff"` sources) know of
+    /// it: the same dossier, seen from there.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handed_over_to: Vec<HandedOver>,
     #[serde(skip)]
     pub evaluation: Evaluation,
+}
+
+/// A dossier as a department's own system shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HandedOver {
+    pub source: String,
+    /// Its canonical status there, and the system's own code.
+    pub status: String,
+    pub raw_status: String,
+    /// When the department's system received it.
+    pub received_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// A resolved dossier's outcome under the configured rule.
@@ -87,6 +103,10 @@ pub struct Evaluator {
     /// The reporting month of the progress gauge starts on this day.
     period_start_day: PeriodStartDay,
     procedure_labels: HashSet<String>,
+    /// Department systems (`role = "handoff"`) → the system of record whose dossiers they hold.
+    /// The store leaves their rows out of every count; here their stages follow the record's
+    /// dossier and their resolutions make no processing-time observation of their own.
+    linked: HashMap<String, String>,
     /// Due-change totals already added to the counter, so each cycle adds only what is new.
     counted_due_changes: Mutex<HashMap<(String, String), i64>>,
     /// Each source's first stages, busiest departments and (where labelled) procedures keep
@@ -108,6 +128,11 @@ impl Evaluator {
                 .iter()
                 .filter(|s| s.procedure_labels)
                 .map(|s| s.name.clone())
+                .collect(),
+            linked: config
+                .sources
+                .iter()
+                .filter_map(|s| Some((s.name.clone(), s.role.same_dossiers_as()?.to_string())))
                 .collect(),
             counted_due_changes: Mutex::new(HashMap::new()),
             stages: Fold::new("stage", stages::MAX_STAGE_LABELS, &metrics),
@@ -162,6 +187,7 @@ impl Evaluator {
             elapsed_working_secs: evaluation.elapsed_working_secs,
             left_working_secs: evaluation.left_working_secs,
             fraction_used: evaluation.fraction_used,
+            handed_over_to: Vec::new(),
             evaluation,
         }
     }
@@ -170,7 +196,28 @@ impl Evaluator {
     pub async fn open_dossiers(&self, now: DateTime<Utc>) -> Result<Vec<OpenView>, StoreError> {
         let rows = self.store.open_at(now).await?;
         let changes = self.store.pause_changes().await?;
-        Ok(self.views(rows, &changes, now))
+        let mut views = self.views(rows, &changes, now);
+        let mut linked: HashMap<(String, String), Vec<HandedOver>> = HashMap::new();
+        // As of `now`: what the department had received by then.
+        let received = |l: &crate::store::LinkedRow| l.received_at <= now.timestamp();
+        for l in self.store.linked_rows().await?.into_iter().filter(received) {
+            linked
+                .entry((l.record, l.dossier_id))
+                .or_default()
+                .push(HandedOver {
+                    source: l.source,
+                    status: l.status,
+                    raw_status: l.raw_status,
+                    received_at: instant(l.received_at),
+                    resolved_at: l.resolved_at.map(instant),
+                });
+        }
+        for v in &mut views {
+            if let Some(h) = linked.remove(&(v.source.clone(), v.dossier_id.clone())) {
+                v.handed_over_to = h;
+            }
+        }
+        Ok(views)
     }
 
     fn views(
@@ -428,6 +475,17 @@ impl Evaluator {
             let Some(s) = self.score(row, c) else {
                 continue;
             };
+            scored.push(Scored {
+                source: row.source.clone(),
+                dossier_id: row.dossier_id.clone(),
+                outcome: s.outcome.as_str(),
+                processing_working_secs: s.processing_working_secs,
+            });
+            // A department system's row is scored all the same, so that it leaves the unscored
+            // index, but its processing time is the record's dossier's, observed there.
+            if self.linked.contains_key(&row.source) {
+                continue;
+            }
             let labels = [
                 row.source.as_str(),
                 self.department_label(departments, &row.source, &row.department),
@@ -442,12 +500,6 @@ impl Evaluator {
                     .with_label_values(&labels)
                     .observe((resolved - row.received_at).max(0) as f64);
             }
-            scored.push(Scored {
-                source: row.source.clone(),
-                dossier_id: row.dossier_id.clone(),
-                outcome: s.outcome.as_str(),
-                processing_working_secs: s.processing_working_secs,
-            });
         }
         scored
     }

@@ -35,9 +35,15 @@ impl Evaluator {
         open: &[OpenView],
     ) -> Result<InStage, StoreError> {
         let labels = self.stage_labels().await?;
+        // A department system's dossier is open while the record's dossier is.
         let open: HashSet<(&str, &str)> = open
             .iter()
             .map(|v| (v.source.as_str(), v.dossier_id.as_str()))
+            .chain(self.linked.iter().flat_map(|(department, record)| {
+                open.iter()
+                    .filter(move |v| v.source == *record)
+                    .map(move |v| (department.as_str(), v.dossier_id.as_str()))
+            }))
             .collect();
         let mut in_stage = InStage::new();
         let mut after = (String::new(), String::new());

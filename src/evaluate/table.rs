@@ -2,7 +2,7 @@
 
 use super::OpenView;
 use crate::calendar::Calendar;
-use crate::sla::format_working_duration;
+use crate::sla::{SlaState, english_count, format_time_left};
 
 pub fn table(views: &[OpenView], calendar: &Calendar) -> String {
     let tz = calendar.time_zone();
@@ -31,13 +31,18 @@ pub fn table(views: &[OpenView], calendar: &Calendar) -> String {
                 local(v.received_at),
                 v.due_at.map_or("-".into(), local),
                 v.left_working_secs.map_or("-".into(), |s| {
-                    format_working_duration(s, calendar.day_length_secs())
+                    format_time_left(
+                        s,
+                        v.evaluation.state == SlaState::Overdue,
+                        calendar.day_length_secs(),
+                    )
                 }),
                 v.sla_state.to_string(),
             ]
         }))
         .collect();
     let mut out = crate::table::align(&rows, usize::MAX);
-    out.push_str(&format!("{} open dossiers\n", views.len()));
+    out.push_str(&english_count(views.len(), "open dossier"));
+    out.push('\n');
     out
 }

@@ -11,9 +11,7 @@ use crate::calendar::Calendar;
 use crate::config::NotifyConfig;
 use crate::evaluate::OpenView;
 use crate::report::{self, Report};
-use crate::sla::{
-    Condition, LevelRule, SlaState, format_count, format_percent, format_working_duration,
-};
+use crate::sla::{Condition, LevelRule, SlaState, format_count, format_percent, format_time_left};
 
 pub fn local_time(cal: &Calendar, t: DateTime<Utc>) -> String {
     t.with_timezone(&cal.time_zone())
@@ -58,6 +56,9 @@ struct DossierLine {
     due: String,
     left: String,
     state: &'static str,
+    /// The state and the time left in one phrase: "Có nguy cơ trễ hạn, còn 1 ngày làm việc",
+    /// or for an overdue dossier the time past its deadline alone, "quá hạn 2 giờ làm việc".
+    status: String,
     overdue: bool,
 }
 
@@ -133,20 +134,29 @@ pub fn digest(
         scope,
         dossiers: dossiers
             .iter()
-            .map(|v| DossierLine {
-                dossier_id: v.dossier_id.clone(),
-                procedure: match &v.procedure_name {
-                    Some(n) => format!("{n} ({})", v.procedure_code),
-                    None => v.procedure_code.clone(),
-                },
-                department: name(&v.department),
-                received: local_time(cal, v.received_at),
-                due: v.due_at.map_or("-".to_string(), |d| local_time(cal, d)),
-                left: v
+            .map(|v| (v, v.evaluation.state == SlaState::Overdue))
+            .map(|(v, overdue)| {
+                let left = v
                     .left_working_secs
-                    .map_or("-".to_string(), |s| format_working_duration(s, day)),
-                state: state_vi(v.evaluation.state),
-                overdue: v.evaluation.state == SlaState::Overdue,
+                    .map_or("-".to_string(), |s| format_time_left(s, overdue, day));
+                let state = state_vi(v.evaluation.state);
+                DossierLine {
+                    dossier_id: v.dossier_id.clone(),
+                    procedure: match &v.procedure_name {
+                        Some(n) => format!("{n} ({})", v.procedure_code),
+                        None => v.procedure_code.clone(),
+                    },
+                    department: name(&v.department),
+                    received: local_time(cal, v.received_at),
+                    due: v.due_at.map_or("-".to_string(), |d| local_time(cal, d)),
+                    status: match (overdue, v.left_working_secs) {
+                        (true, Some(_)) => left.clone(),
+                        _ => format!("{state}, {left}"),
+                    },
+                    left,
+                    state,
+                    overdue,
+                }
             })
             .collect(),
         counts: counts.into_values().collect(),

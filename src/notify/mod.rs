@@ -233,7 +233,7 @@ impl Notifier {
     pub async fn report(&self, index: usize) -> Result<u64, NotifyError> {
         let now = self.clock.now();
         let r = &self.config.reports[index];
-        let built = crate::report::build(
+        let mut built = crate::report::build(
             &self.store,
             &self.evaluator,
             r.period,
@@ -241,6 +241,7 @@ impl Notifier {
             now,
         )
         .await?;
+        built.department_names = self.config.departments.clone();
         let cal = &*self.calendar;
         let csv = crate::report::render(&built, crate::report::Format::Csv);
         let file_name = format!(

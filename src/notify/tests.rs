@@ -170,6 +170,7 @@ fn view(id: &str, procedure: &str, state: SlaState, left: i64) -> OpenView {
         elapsed_working_secs: 0,
         left_working_secs: Some(left),
         fraction_used: Some(0.9),
+        handed_over_to: Vec::new(),
         evaluation: Evaluation {
             state,
             elapsed_working_secs: 0,
@@ -180,6 +181,44 @@ fn view(id: &str, procedure: &str, state: SlaState, left: i64) -> OpenView {
             effective_due: Some(at(5, 17, 0)),
         },
     }
+}
+
+#[tokio::test]
+async fn an_overdue_dossier_reads_as_overdue_in_the_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, _) = notifier(dir.path(), at(5, 9, 0)).await;
+    // Two hours of working time past the deadline, and one that passed at night: no working
+    // minute past it yet.
+    let views = vec![
+        view("HS-LATE", "Khai sinh", SlaState::Overdue, -2 * 3600),
+        view("HS-NIGHT", "Khai sinh", SlaState::Overdue, 0),
+    ];
+    let dossiers: Vec<&OpenView> = views.iter().collect();
+    let ctx = context::digest(
+        &n.config,
+        &n.calendar,
+        &n.rules[0],
+        &dossiers,
+        &views,
+        at(5, 9, 0),
+    );
+    let r = Templates::load(None)
+        .unwrap()
+        .render(Kind::Digest, &ctx)
+        .unwrap();
+    assert!(
+        r.text.contains("Tình trạng: quá hạn 2 giờ làm việc\n"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("Tình trạng: vừa quá hạn\n"), "{}", r.text);
+    assert!(!r.text.contains("còn 0 phút"), "{}", r.text);
+    assert!(
+        r.html.contains("<td>quá hạn 2 giờ làm việc</td>"),
+        "{}",
+        r.html
+    );
+    assert!(!r.html.contains("còn 0 phút"), "{}", r.html);
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! The official report table (form Biểu 06/VPCP/KSTT shape): per department and in total,
-//! dossiers received (carried over, online, in person or postal), transferred, resolved (early,
+//! dossiers received (carried over, online, in person or postal, channel unknown), transferred, resolved (early,
 //! on time, late), in progress at the period's end (within deadline, overdue), paused, the
 //! on-time rate, and Decision 766's progress score (`sla::ProgressTally`).
 
@@ -26,6 +26,8 @@ pub struct ReportRow {
     pub carried_over: u64,
     pub online: u64,
     pub direct_or_postal: u64,
+    /// Received without a channel the source gave: neither online nor in person or postal.
+    pub unknown_channel: u64,
     /// Of received and carried over, those that reached the deciding department.
     pub transferred: u64,
     pub resolved: u64,
@@ -52,6 +54,7 @@ impl ReportRow {
         self.carried_over += o.carried_over;
         self.online += o.online;
         self.direct_or_postal += o.direct_or_postal;
+        self.unknown_channel += o.unknown_channel;
         self.transferred += o.transferred;
         self.resolved += o.resolved;
         self.early += o.early;
@@ -85,9 +88,18 @@ pub struct Report {
     /// Provisional calendar years the figures may rest on: the period's, and those of the two
     /// months after it, which deadlines of dossiers open at its end reach into.
     pub provisional_years: Vec<i32>,
+    /// Department code → display name (`[departments]`), for the text table and the CSV; a
+    /// code without one is written as it is.
+    #[serde(skip)]
+    pub department_names: BTreeMap<String, String>,
 }
 
 impl Report {
+    /// The department's display name, or its code when none is configured.
+    pub fn department_name<'a>(&'a self, code: &'a str) -> &'a str {
+        self.department_names.get(code).map_or(code, String::as_str)
+    }
+
     /// The footer that tells readers which deadlines rest on an assumed holiday schedule.
     pub fn calendar_note(&self) -> Option<String> {
         let years: Vec<String> = self.provisional_years.iter().map(i32::to_string).collect();
@@ -142,7 +154,8 @@ pub async fn build(
             r.received += 1;
             match Channel::parse(&row.channel) {
                 Some(Channel::Online) => r.online += 1,
-                _ => r.direct_or_postal += 1,
+                Some(Channel::Direct | Channel::Postal) => r.direct_or_postal += 1,
+                Some(Channel::Unknown) | None => r.unknown_channel += 1,
             }
         } else if !ends_before_transfer(status) {
             r.carried_over += 1;
@@ -217,5 +230,6 @@ pub async fn build(
         as_of,
         rows,
         total,
+        department_names: BTreeMap::new(),
     })
 }

@@ -13,12 +13,14 @@ pub enum Format {
     Csv,
 }
 
-const HEADERS: [&str; 16] = [
+const HEADERS: [&str; 17] = [
     "Đơn vị",
     "Tiếp nhận",
     "Kỳ trước chuyển sang",
     "Trực tuyến",
     "Trực tiếp, bưu chính",
+    // The source gave no channel: counted apart, never as in person.
+    "Không rõ hình thức nộp",
     "Đã chuyển xử lý",
     "Đã giải quyết",
     "Trước hạn",
@@ -59,6 +61,7 @@ fn cells(r: &ReportRow, name: &str, count: fn(u64) -> String) -> Vec<String> {
             r.carried_over,
             r.online,
             r.direct_or_postal,
+            r.unknown_channel,
             r.transferred,
             r.resolved,
             r.early,
@@ -113,19 +116,43 @@ fn guard(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The CSV's first column: the department's code, for spreadsheets that join on it.
+const CODE_HEADER: &str = "Mã đơn vị";
+
+/// The text table's department cell: the name, with the code the CLI's filters take.
+fn name_and_code(report: &Report, code: &str) -> String {
+    match report.department_name(code) {
+        name if name == code => code.to_string(),
+        name => format!("{name} ({code})"),
+    }
+}
+
 /// UTF-8 with a byte-order mark, which Excel needs to read Vietnamese as UTF-8 rather than in
 /// the machine's code page; CRLF line ends (RFC 4180). Counts are bare digits, so that a
 /// spreadsheet in any locale reads them as numbers rather than "1.234" as one point two; the
-/// rate is written as in the text ("98,5 %").
+/// rate is written as in the text ("98,5 %"). The department is named as in the email, its code
+/// in a column before.
 fn csv(report: &Report) -> String {
     let mut out = "\u{feff}".as_bytes().to_vec();
     {
         let mut w = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(&mut out);
-        for line in grid_with(report, str::to_string, |n| n.to_string()) {
-            w.write_record(line.iter().map(|c| guard(c).into_owned()))
-                .expect("writing CSV to memory cannot fail");
+        let grid = grid_with(
+            report,
+            |code| report.department_name(code).to_string(),
+            |n| n.to_string(),
+        );
+        let codes = std::iter::once(CODE_HEADER)
+            .chain(report.rows.iter().map(|r| r.department.as_str()))
+            .chain(std::iter::once(""));
+        for (code, line) in codes.zip(grid) {
+            w.write_record(
+                std::iter::once(code)
+                    .chain(line.iter().map(String::as_str))
+                    .map(|c| guard(c).into_owned()),
+            )
+            .expect("writing CSV to memory cannot fail");
         }
         w.flush().expect("writing CSV to memory cannot fail");
     }
@@ -174,7 +201,7 @@ pub fn render(report: &Report, format: Format) -> String {
         }
         Format::Csv => csv(report),
         Format::Table => {
-            let all = grid(report, str::to_string);
+            let all = grid(report, |code| name_and_code(report, code));
             let local = |t: chrono::DateTime<chrono::Utc>| {
                 t.with_timezone(&report.time_zone)
                     .format("%H:%M %d/%m/%Y")
@@ -238,6 +265,9 @@ mod tests {
             rows,
             total,
             provisional_years: Vec::new(),
+            department_names: [("SO_XAY_DUNG", "Sở Xây dựng")]
+                .map(|(c, n)| (c.to_string(), n.to_string()))
+                .into(),
         }
     }
 
@@ -263,15 +293,20 @@ mod tests {
         let grid = grid(&r, str::to_string);
         assert_eq!(grid[1][0], "SO_XAY_DUNG");
         assert_eq!(grid[1][1], "12.345");
-        assert_eq!(grid[1][6], "2.000");
-        assert_eq!(grid[1][14], "-", "no 766 tally in this fixture");
-        assert_eq!(grid[1][15], "98,5 %");
-        assert_eq!(grid[2][15], "-", "nothing resolved, no rate");
+        assert_eq!(grid[1][7], "2.000");
+        assert_eq!(grid[1][15], "-", "no 766 tally in this fixture");
+        assert_eq!(grid[1][16], "98,5 %");
+        assert_eq!(grid[2][16], "-", "nothing resolved, no rate");
         assert_eq!(grid[3][0], TOTAL_LABEL);
         assert_eq!(grid[3][1], "12.348");
         let table = render(&r, Format::Table);
         assert!(table.contains("  12.345  "), "{table}");
         assert!(table.contains("98,5 %\n"), "{table}");
+        assert!(table.contains("\nSở Xây dựng (SO_XAY_DUNG)  "), "{table}");
+        assert!(
+            table.contains("\nSO_TU_PHAP  "),
+            "no name configured: {table}"
+        );
 
         let json: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
         assert_eq!(json["rows"][0]["received"], 12_345);
@@ -283,14 +318,17 @@ mod tests {
     fn the_csv_starts_with_a_bom_and_keeps_bare_counts() {
         let r = report(vec![department("SO_XAY_DUNG", 12_345, 1_000, 970, 30)]);
         let csv = render(&r, Format::Csv);
-        assert!(csv.starts_with("\u{feff}Đơn vị,Tiếp nhận,"), "{csv}");
+        assert!(
+            csv.starts_with("\u{feff}Mã đơn vị,Đơn vị,Tiếp nhận,"),
+            "{csv}"
+        );
         assert!(csv.ends_with("\r\n"));
         let lines = records(&csv);
         assert_eq!(lines.len(), 3);
-        assert_eq!(lines[0].len(), HEADERS.len());
-        assert_eq!(lines[1][..2], ["SO_XAY_DUNG", "12345"]);
-        assert_eq!(lines[1][15], "98,5 %");
-        assert_eq!(lines[2][0], TOTAL_LABEL);
+        assert_eq!(lines[0].len(), HEADERS.len() + 1);
+        assert_eq!(lines[1][..3], ["SO_XAY_DUNG", "Sở Xây dựng", "12345"]);
+        assert_eq!(lines[1][17], "98,5 %");
+        assert_eq!(lines[2][..2], ["", TOTAL_LABEL]);
     }
 
     #[test]
@@ -316,8 +354,31 @@ mod tests {
         );
         let lines = records(&render(&r, Format::Csv));
         for (i, (_, guarded)) in names.iter().enumerate() {
-            assert_eq!(lines[i + 1][0], *guarded);
-            assert_eq!(lines[i + 1][14], "-", "the bare no-rate dash is no formula");
+            assert_eq!(lines[i + 1][..2], [*guarded, *guarded], "code and name");
+            assert_eq!(lines[i + 1][16], "-", "the bare no-rate dash is no formula");
         }
+    }
+
+    #[test]
+    fn dossiers_without_a_channel_have_a_column_of_their_own() {
+        let mut row = department("SO_XAY_DUNG", 10, 0, 0, 0);
+        (row.online, row.direct_or_postal, row.unknown_channel) = (3, 2, 5);
+        let r = report(vec![row]);
+        let grid = grid(&r, str::to_string);
+        let column = |header: &str| grid[0].iter().position(|h| h == header).unwrap();
+        let (direct, unknown) = (
+            column("Trực tiếp, bưu chính"),
+            column("Không rõ hình thức nộp"),
+        );
+        assert_eq!(
+            (grid[1][direct].as_str(), grid[1][unknown].as_str()),
+            ("2", "5")
+        );
+        assert_eq!(grid[2][unknown], "5", "the total adds them up");
+        let csv = records(&render(&r, Format::Csv));
+        assert_eq!(csv[1][unknown + 1], "5");
+        let json: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+        assert_eq!(json["total"]["unknown_channel"], 5);
+        assert_eq!(json["total"]["direct_or_postal"], 2);
     }
 }

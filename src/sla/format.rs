@@ -58,6 +58,25 @@ pub fn format_working_duration(secs: i64, day_len_secs: i64) -> String {
     format!("{prefix} {amount} làm việc")
 }
 
+/// What an email or the CLI says of a dossier's working time left: `format_working_duration`,
+/// except that an overdue dossier always reads as overdue. One whose deadline passed outside
+/// working hours has no working minute past it yet: "vừa quá hạn", never "còn 0 phút".
+pub fn format_time_left(secs: i64, overdue: bool, day_len_secs: i64) -> String {
+    if overdue && secs >= 0 {
+        "vừa quá hạn".to_string()
+    } else {
+        format_working_duration(secs, day_len_secs)
+    }
+}
+
+/// `"1 working hour"`, `"2 working hours"`, `"0.5 working hours"`: an amount as written and an
+/// English noun that takes an s, singular only for exactly one.
+pub fn english_count(amount: impl std::fmt::Display, noun: &str) -> String {
+    let amount = amount.to_string();
+    let s = if amount == "1" { "" } else { "s" };
+    format!("{amount} {noun}{s}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +147,28 @@ mod tests {
             format_working_duration(8 * 3600, 27_000),
             "còn 1 ngày làm việc"
         );
+    }
+
+    #[test]
+    fn an_overdue_dossier_reads_as_overdue_even_with_no_working_minute_past_its_deadline() {
+        assert_eq!(
+            format_time_left(-2 * 3600, true, DAY),
+            "quá hạn 2 giờ làm việc"
+        );
+        assert_eq!(format_time_left(0, true, DAY), "vừa quá hạn");
+        assert_eq!(format_time_left(0, false, DAY), "còn 0 phút làm việc");
+        assert_eq!(
+            format_time_left(90 * 60, false, DAY),
+            "còn 1 giờ 30 phút làm việc"
+        );
+    }
+
+    #[test]
+    fn english_nouns_are_singular_for_exactly_one() {
+        assert_eq!(english_count(1, "working hour"), "1 working hour");
+        assert_eq!(english_count(2, "working hour"), "2 working hours");
+        assert_eq!(english_count(0, "open dossier"), "0 open dossiers");
+        assert_eq!(english_count(1.5, "working hour"), "1.5 working hours");
+        assert_eq!(english_count(1.0, "working hour"), "1 working hour");
     }
 }

@@ -19,7 +19,10 @@ mod tests;
 
 pub use catalogue::{Catalogue, Procedure, StatutoryTime, StatutoryTimeError};
 pub use escalation::{Condition, Decision, LevelRule, Previous, current_level, decide};
-pub use format::{format_count, format_decimal, format_percent, format_working_duration};
+pub use format::{
+    english_count, format_count, format_decimal, format_percent, format_time_left,
+    format_working_duration,
+};
 pub use outcome::{OnTimeRule, Outcome, outcome};
 pub use progress::{ProgressTally, asked_too_often};
 pub use settings::{DueSoon, SlaPolicy, SlaSettings, SlaSettingsError};

@@ -156,6 +156,11 @@ impl Poller {
                 .map_or(0, |d| d.as_nanos() as i64)
         });
         let mut report = PollReport::default();
+        // Before any row: a department's rows must never be counted as dossiers of their own.
+        self.store
+            .declare_source(name, self.cfg.role.same_dossiers_as(), self.clock.now())
+            .await
+            .map_err(|error| self.store_error(error))?;
         let mut read = self
             .start::<ColumnIndex>(&self.cfg.query, Query::Dossiers, name, mode)
             .await?;

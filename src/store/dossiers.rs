@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
+use super::links::COUNTED;
 use super::{Store, StoreError, StoreTx, failed, instant, on_pool, on_tx};
 use crate::dossier::{Channel, Dossier, Status};
 
@@ -317,10 +318,12 @@ impl Store {
 
     /// Dossiers per source and canonical status, vanished ones excluded.
     pub async fn count_by_status(&self) -> Result<Vec<StatusCount>, StoreError> {
-        let rows: Vec<(String, String, i64)> = on_pool!(self, p => sqlx::query_as(
+        let sql = format!(
             "SELECT source, status, COUNT(*) FROM dossiers WHERE vanished_at IS NULL \
-             GROUP BY source, status ORDER BY source, status",
-        )
+             AND {COUNTED} GROUP BY source, status ORDER BY source, status"
+        );
+        let rows: Vec<(String, String, i64)> = on_pool!(self, p => sqlx::query_as(
+            AssertSqlSafe(sql.as_str()))
         .fetch_all(p)
         .await)
         .map_err(failed("counting dossiers"))?;

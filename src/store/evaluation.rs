@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
+use super::links::COUNTED;
 use super::{Store, StoreError, failed, on_pool, on_tx};
 use crate::dossier::{Clock, Status};
 
@@ -100,9 +101,9 @@ fn open_at_sql(sqlite: bool) -> String {
     };
     format!(
         "SELECT {COLUMNS} FROM dossiers WHERE vanished_at IS NULL AND status IN ({open}) \
-         AND received_at <= $1 \
+         AND received_at <= $1 AND {COUNTED} \
          UNION ALL SELECT {COLUMNS} FROM dossiers {hint}WHERE vanished_at IS NULL \
-         AND resolved_at > $1 AND status NOT IN ({unresolved})"
+         AND resolved_at > $1 AND status NOT IN ({unresolved}) AND {COUNTED}"
     )
 }
 
@@ -122,7 +123,7 @@ static PAUSED: LazyLock<String> = LazyLock::new(|| {
 static REPORT_ROWS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {COLUMNS} FROM dossiers WHERE vanished_at IS NULL AND received_at <= $2 \
-         AND (received_at >= $1 OR resolved_at IS NULL OR resolved_at >= $1)"
+         AND (received_at >= $1 OR resolved_at IS NULL OR resolved_at >= $1) AND {COUNTED}"
     )
 });
 
@@ -142,7 +143,7 @@ fn outcome_counts_sql(hint: &str) -> String {
     format!(
         "SELECT source, department, outcome, COUNT(*) FROM dossiers {hint}\
          WHERE vanished_at IS NULL AND resolved_at >= $1 AND resolved_at <= $2 \
-         AND outcome IS NOT NULL GROUP BY source, department, outcome"
+         AND outcome IS NOT NULL AND {COUNTED} GROUP BY source, department, outcome"
     )
 }
 
@@ -293,7 +294,7 @@ impl Store {
                  SUM(CASE WHEN resolved_at >= $2 AND received_at < $2 THEN 1 ELSE 0 END), \
                  SUM(CASE WHEN received_at < $3 THEN 1 ELSE 0 END) \
                  FROM dossiers {}WHERE vanished_at IS NULL AND resolved_at >= $3 \
-                 AND resolved_at <= $4 AND outcome IS NOT NULL \
+                 AND resolved_at <= $4 AND outcome IS NOT NULL AND {COUNTED} \
                  GROUP BY source, department, outcome",
             self.index_hint("dossiers_resolved_counts")
         );
@@ -335,7 +336,7 @@ impl Store {
              SUM(CASE WHEN received_at >= $1 THEN 1 ELSE 0 END), \
              SUM(CASE WHEN received_at >= $2 THEN 1 ELSE 0 END), COUNT(*) \
              FROM dossiers {}WHERE vanished_at IS NULL AND received_at >= $3 \
-             AND received_at <= $4 GROUP BY source, department, channel",
+             AND received_at <= $4 AND {COUNTED} GROUP BY source, department, channel",
             self.index_hint("dossiers_received_counts")
         );
         let rows: Vec<(String, String, String, i64, i64, i64)> = on_pool!(self, pool =>
@@ -391,7 +392,7 @@ impl Store {
                 "SELECT d.source, d.dossier_id, d.department, d.outcome, d.resolved_at \
                  FROM dossiers d JOIN (VALUES {}) AS v \
                  ON d.source = v.column1 AND d.dossier_id = v.column2 \
-                 WHERE d.vanished_at IS NULL AND d.outcome IS NOT NULL",
+                 WHERE d.vanished_at IS NULL AND d.outcome IS NOT NULL AND d.{COUNTED}",
                 super::values_placeholders(chunk.len(), 2, numbered)
             );
             let rows: Vec<ResolvedOutcome> = on_pool!(self, p => {
@@ -412,12 +413,13 @@ impl Store {
     /// Per (source, department): due-date changes observed in all, and dossiers re-appointed
     /// more than once (the rules allow one re-appointment).
     pub async fn due_change_totals(&self) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
-        on_pool!(self, p => sqlx::query_as(
+        let sql = format!(
             "SELECT source, department, SUM(due_changes), \
              SUM(CASE WHEN due_changes > 1 THEN 1 ELSE 0 END) \
-             FROM dossiers WHERE due_changes > 0 AND vanished_at IS NULL \
-             GROUP BY source, department",
-        )
+             FROM dossiers WHERE due_changes > 0 AND vanished_at IS NULL AND {COUNTED} \
+             GROUP BY source, department"
+        );
+        on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
         .fetch_all(p)
         .await)
         .map_err(failed("counting due-date changes"))
@@ -479,11 +481,10 @@ mod tests {
             open.contains("INDEX dossiers_by_resolved (resolved_at>?)"),
             "{open}"
         );
-        let by_status = plan(
+        let by_status = plan(format!(
             "SELECT source, status, COUNT(*) FROM dossiers WHERE vanished_at IS NULL \
-             GROUP BY source, status"
-                .to_string(),
-        )
+             AND {COUNTED} GROUP BY source, status"
+        ))
         .await;
         assert!(
             by_status.contains("COVERING INDEX dossiers_by_status"),
@@ -506,7 +507,8 @@ mod tests {
         ] {
             let counts = plan(format!(
                 "SELECT source, department, {key}, COUNT(*) FROM dossiers {}\
-                 WHERE vanished_at IS NULL AND {at} >= $1 AND {at} <= $2 GROUP BY 1, 2, 3",
+                 WHERE vanished_at IS NULL AND {at} >= $1 AND {at} <= $2 AND {COUNTED} \
+                 GROUP BY 1, 2, 3",
                 store.index_hint(index)
             ))
             .await;

@@ -7,6 +7,7 @@ mod dossiers;
 mod evaluation;
 mod handoffs;
 mod instance_lock;
+mod links;
 mod open;
 mod outbox;
 mod stages;
@@ -20,6 +21,7 @@ pub use evaluation::{
 };
 pub use handoffs::{Arrival, PendingHandoff};
 pub use instance_lock::InstanceLock;
+pub use links::LinkedRow;
 pub use outbox::{
     Attempt, EscalationKey, NewMessage, OutboxEntry, OutboxFilter, OutboxRow, state as outbox_state,
 };

@@ -476,7 +476,7 @@ KQ = "resolved"
     ]);
     let table = text(&overdue.stdout);
     assert!(table.contains("quá hạn 3 giờ làm việc"), "{table}");
-    assert!(table.contains("1 open dossiers"), "{table}");
+    assert!(table.contains("1 open dossier\n"), "{table}");
 
     let report = hcc(&[
         "report", "--config", config, "--as-of", AS_OF, "--period", "month", "--format", "json",

@@ -63,3 +63,71 @@ async fn demo_data_fills_mariadb_and_reads_back() {
     let db = TestDb::create(Server::MySql).await;
     fill_and_poll(db.url()).await;
 }
+
+/// The demo's centre and Sở Xây dựng's own system, both polled: the year's report counts every
+/// dossier once, as many as the distinct dossier codes the two systems hold between them.
+#[tokio::test]
+async fn the_demo_report_counts_each_dossier_once_across_its_two_systems() {
+    use chrono::TimeZone;
+    use hcc_monitor::evaluate::{Evaluator, Period};
+    use sqlx::Connection;
+
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono_tz::Asia::Ho_Chi_Minh
+        .with_ymd_and_hms(2026, 11, 20, 10, 0, 0)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    crate::helpers::app::demo_databases(dir.path(), 1500, now).await;
+    let text = hcc_monitor::demo::config_text(dir.path(), "127.0.0.1:0".parse().unwrap());
+    let config = hcc_monitor::config::Config::parse(&dir.path().join("demo.toml"), &text, |_| None)
+        .expect("the demo config is valid");
+    let store = hcc_monitor::store::Store::open_and_migrate(&config.store)
+        .await
+        .unwrap();
+    let metrics = Arc::new(hcc_monitor::metrics::Metrics::new());
+    for source in &config.sources {
+        hcc_monitor::source::Poller::new(
+            source.clone(),
+            store.clone(),
+            metrics.clone(),
+            Arc::new(hcc_monitor::clock::FixedClock(now)),
+            config.deadlines(),
+        )
+        .unwrap()
+        .poll(PollMode::Incremental)
+        .await
+        .expect("poll");
+    }
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}/store.db", dir.path().display()))
+            .await
+            .unwrap();
+    let (rows, department_rows, distinct): (i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), SUM(source = 'so-xay-dung'), COUNT(DISTINCT dossier_id) FROM dossiers",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        department_rows > 100 && rows == distinct + department_rows,
+        "the department's system holds {department_rows} of the centre's dossiers again"
+    );
+    let evaluator = Evaluator::new(&config, store.clone(), metrics);
+    let report = hcc_monitor::report::build(
+        &store,
+        &evaluator,
+        Period::Year,
+        config.reporting.period_start_day,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.total.received as i64, distinct);
+    assert_eq!(
+        report.total.carried_over, 0,
+        "sixty days of history, all this year"
+    );
+    let channels =
+        report.total.online + report.total.direct_or_postal + report.total.unknown_channel;
+    assert_eq!(channels, report.total.received);
+}

@@ -440,7 +440,8 @@ async fn a_scheduled_report_goes_once_per_period_with_its_csv() {
     assert_eq!(csv.filename, "bao-cao-daily-20260305.csv");
     assert_eq!(csv.content_type, "text/csv");
     assert!(
-        csv.content.starts_with("\u{feff}Đơn vị,Tiếp nhận"),
+        csv.content
+            .starts_with("\u{feff}Mã đơn vị,Đơn vị,Tiếp nhận"),
         "a byte-order mark, so that Excel reads UTF-8: {}",
         csv.content
     );

@@ -16,6 +16,7 @@ mod handoffs;
 mod helpers;
 mod http;
 mod http_input;
+mod identity;
 mod outbox_recovery;
 mod poison_rows;
 mod probes;
