@@ -41,13 +41,25 @@ async fn lost_handoffs(dir: &std::path::Path) -> i64 {
     .unwrap()
 }
 
+/// Demo databases as of now in which some handovers never reach the department. The generator
+/// is seeded, so which dossiers are in transfer, and so whether one of them is lost (one in
+/// eight by id), depends on the day: larger sets are tried (a larger set holds the smaller one's
+/// dossiers and more) rather than hoping for today's.
+async fn demo_with_lost_handoffs() -> (tempfile::TempDir, i64) {
+    for dossiers in (1500..=9000).step_by(500) {
+        let dir = tempfile::tempdir().unwrap();
+        demo_databases(dir.path(), dossiers, Utc::now()).await;
+        let lost = lost_handoffs(dir.path()).await;
+        if lost > 0 {
+            return (dir, lost);
+        }
+    }
+    panic!("no demo data set of 1,500 to 9,000 dossiers loses a handover");
+}
+
 #[tokio::test]
 async fn the_demo_shows_probes_tls_expiry_software_errors_and_handoffs() {
-    let dir = tempfile::tempdir().unwrap();
-    // Enough dossiers that some handovers are lost whatever the day.
-    demo_databases(dir.path(), 1500, Utc::now()).await;
-    let lost = lost_handoffs(dir.path()).await;
-    assert!(lost > 0, "some handovers never reach the department");
+    let (dir, lost) = demo_with_lost_handoffs().await;
     let targets = demo_targets().await;
     let config = demo_config(dir.path(), targets.addrs(), |text| {
         text.replace("\"*/10 * * * * *\"", "\"* * * * * *\"")

@@ -460,7 +460,8 @@ async fn the_demo_writes_its_escalations_as_eml_files() {
         Arc::new(move |t, days| cal.add_working_days(t, days));
     let listen = "127.0.0.1:0".parse().unwrap();
     let now = Utc::now();
-    let path = hcc_monitor::demo::prepare(dir.path(), listen, 300, now, tz, due)
+    // The demo's own size: at 300 dossiers some days have none due for any level.
+    let path = hcc_monitor::demo::prepare(dir.path(), listen, 3000, now, tz, due)
         .await
         .unwrap();
     let config = hcc_monitor::config::Config::load(&path).unwrap();
@@ -483,7 +484,7 @@ async fn the_demo_writes_its_escalations_as_eml_files() {
                 .iter()
                 .map(|c| c.count)
                 .sum::<i64>()
-                >= 300
+                >= 3000
         },
     )
     .await;
