@@ -124,7 +124,11 @@ pub struct Metrics {
     pub outbox_pending: IntGaugeVec,
     pub outbox_due: IntGaugeVec,
     pub outbox_dead: IntGaugeVec,
+    pub outbox_reclaimed: IntCounterVec,
     pub email_send_duration: Histogram,
+
+    pub leader: IntGauge,
+    pub leader_changes: prometheus::IntCounter,
 }
 
 impl Metrics {
@@ -427,6 +431,24 @@ impl Metrics {
                 "Emails given up after the last attempt or a permanent refusal.",
                 &["level"],
             ),
+            outbox_reclaimed: counter_vec(
+                "hcc_outbox_reclaimed_total",
+                "Emails sent again because the claim of the sender that took them lapsed before \
+                 it recorded the attempt (it died or stalled mid-send): each may arrive twice, \
+                 with the same Message-ID.",
+                &["level"],
+            ),
+            leader: IntGauge::new(
+                "hcc_leader",
+                "1 while this instance holds the leader's lease (it polls, probes, plans and \
+                 sends), 0 on a standby. Always 1 on a SQLite store.",
+            )
+            .expect("valid metric"),
+            leader_changes: prometheus::IntCounter::new(
+                "hcc_leader_changes_total",
+                "Times this instance became leader or stopped being leader.",
+            )
+            .expect("valid metric"),
             email_send_duration: Histogram::with_opts(
                 HistogramOpts::new(
                     "hcc_email_send_duration_seconds",
@@ -499,7 +521,10 @@ impl Metrics {
             Box::new(self.outbox_pending.clone()),
             Box::new(self.outbox_due.clone()),
             Box::new(self.outbox_dead.clone()),
+            Box::new(self.outbox_reclaimed.clone()),
             Box::new(self.email_send_duration.clone()),
+            Box::new(self.leader.clone()),
+            Box::new(self.leader_changes.clone()),
             #[cfg(target_os = "linux")]
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
@@ -598,6 +623,7 @@ impl Metrics {
         self.outbox_pending.with_label_values(&[level]).set(0);
         self.outbox_due.with_label_values(&[level]).set(0);
         self.outbox_dead.with_label_values(&[level]).set(0);
+        self.outbox_reclaimed.with_label_values(&[level]);
     }
 }
 
