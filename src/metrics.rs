@@ -64,6 +64,23 @@ pub mod poll_error {
     pub const STORE: &str = "store";
 }
 
+fn encode(families: &[prometheus::proto::MetricFamily]) -> String {
+    let mut buf = Vec::with_capacity(16 * 1024);
+    TextEncoder::new()
+        .encode(families, &mut buf)
+        .expect("text encoding of gathered metrics cannot fail");
+    String::from_utf8(buf).expect("exposition is UTF-8")
+}
+
+/// The families a standby exports (with the `process_` ones).
+const STANDBY_FAMILIES: &[&str] = &[
+    "hcc_build_info",
+    "hcc_leader",
+    "hcc_leader_changes_total",
+    "hcc_config_last_reload_successful",
+    "hcc_config_last_reload_success_timestamp_seconds",
+];
+
 pub struct Metrics {
     registry: Registry,
     /// Held for writing while a family of state gauges is rebuilt, so that a scrape never sees
@@ -558,11 +575,24 @@ impl Metrics {
             let _guard = self.snapshot.read().unwrap_or_else(|e| e.into_inner());
             self.registry.gather()
         };
-        let mut buf = Vec::with_capacity(16 * 1024);
-        TextEncoder::new()
-            .encode(&families, &mut buf)
-            .expect("text encoding of gathered metrics cannot fail");
-        String::from_utf8(buf).expect("exposition is UTF-8")
+        encode(&families)
+    }
+
+    /// What a standby exports: its process and its config, never the domain series (dossiers,
+    /// sources, probes, outbox), which only the leader computes. So that sums over every
+    /// instance, as the dashboards and rules take them, count each figure once, and a
+    /// standby's stale values never page anyone.
+    pub fn render_standby(&self) -> String {
+        let families: Vec<_> = self
+            .registry
+            .gather()
+            .into_iter()
+            .filter(|f| {
+                let name = f.name();
+                STANDBY_FAMILIES.contains(&name) || name.starts_with("process_")
+            })
+            .collect();
+        encode(&families)
     }
 
     /// Registers the per-source series at zero so that a source that never succeeded is visible

@@ -1,6 +1,10 @@
 //! Several instances on one PostgreSQL store (DESIGN: one leader): who this process is, and
 //! the leader's lease that decides which instance polls, probes, plans and sends.
 
+mod lease;
+
+pub use lease::{Leadership, Role, worst_failover};
+
 use std::sync::OnceLock;
 
 /// This process's name among the instances sharing a store: host, process id and a random

@@ -214,7 +214,13 @@ impl Notifier {
                 cycle: *cycle,
             })
             .collect();
-        let queued = self.store.record_escalations(&keys, now, &messages).await?;
+        let Some(queued) = self.store.record_escalations(&keys, now, &messages).await? else {
+            tracing::info!(
+                level = name,
+                "these escalations were decided already (by another instance): nothing queued"
+            );
+            return Ok(EscalationRun::default());
+        };
         self.metrics
             .escalations_decided
             .with_label_values(&[name])
@@ -331,9 +337,21 @@ impl Notifier {
     /// the only exception is a row whose sender died or stalled mid-send, which is sent again
     /// with the same Message-ID once its claim lapses, and counted.
     pub async fn drain(&self) -> Result<DrainRun, NotifyError> {
+        self.drain_while(|| true).await
+    }
+
+    /// `drain`, asking `keep_going` before each email: the leader's drain stops between two
+    /// emails once it no longer leads.
+    pub async fn drain_while(
+        &self,
+        keep_going: impl Fn() -> bool,
+    ) -> Result<DrainRun, NotifyError> {
         let sender = crate::ha::instance_id();
         let mut run = DrainRun::default();
         for _ in 0..DRAIN_BATCH {
+            if !keep_going() {
+                break;
+            }
             let now = self.clock.now();
             let claim_until = now + self.claim_span();
             let Some(row) = self

@@ -7,6 +7,7 @@ mod dossiers;
 mod evaluation;
 mod handoffs;
 mod instance_lock;
+mod lease;
 mod open;
 mod outbox;
 mod stages;

@@ -117,17 +117,20 @@ impl Store {
     }
 
     /// Records decisions and queues their emails in one transaction: either all of a run is
-    /// kept, or none of it and the next run decides again. Keys already present are left as
-    /// they are. Returns the emails newly queued.
+    /// kept, or none of it and the next run decides again. When any decision is there already
+    /// (another instance, one that also believed it led, decided it first), none of the run is
+    /// kept: its digests would repeat those dossiers under other keys; the next run decides
+    /// again from the history. Returns the emails newly queued, or `None` when nothing was kept.
     pub async fn record_escalations(
         &self,
         decisions: &[EscalationKey],
         decided_at: DateTime<Utc>,
         messages: &[NewMessage],
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let mut tx = self.begin().await?;
+        let mut recorded = 0;
         for d in decisions {
-            on_tx!(tx, conn => sqlx::query(
+            recorded += on_tx!(tx, conn => sqlx::query(
                 "INSERT INTO escalations (source, dossier_id, level, cycle, decided_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
             )
@@ -138,12 +141,16 @@ impl Store {
             .bind(decided_at.timestamp())
             .execute(conn)
             .await
-            .map(drop))
+            .map(|r| r.rows_affected()))
             .map_err(failed("recording escalations"))?;
+        }
+        if recorded < decisions.len() as u64 {
+            // Dropping the transaction rolls it back.
+            return Ok(None);
         }
         let queued = insert_messages(&mut tx, messages, decided_at).await?;
         tx.commit().await?;
-        Ok(queued)
+        Ok(Some(queued))
     }
 
     /// Queues emails that no decision stands behind (reports); keys already present are kept.

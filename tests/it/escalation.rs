@@ -585,13 +585,13 @@ async fn the_outbox_keeps_its_guarantees_on_a_postgresql_store() {
         )
         .await
         .unwrap();
-    assert_eq!(queued, 1);
+    assert_eq!(queued, Some(1));
     // The same decision and email again: nothing new.
     let again = store
         .record_escalations(&[key], now, &[message])
         .await
         .unwrap();
-    assert_eq!(again, 0);
+    assert_eq!(again, None, "decided already: nothing kept");
     let history = store.escalation_history("department_head").await.unwrap();
     assert_eq!(history[&("hcc".into(), "TP-1".into())], (now, 0));
 

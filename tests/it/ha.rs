@@ -1,14 +1,20 @@
 //! Several instances on one store (issue 14): outbox claims that keep every email to one
-//! sender, and the leader's lease on PostgreSQL.
+//! sender, and a fault test of two instances of the real binary on one PostgreSQL store, the
+//! leader killed at random moments and paused past its lease.
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, Utc};
 use hcc_monitor::config::{Secret, StoreConfig};
 use hcc_monitor::store::{Attempt, Store};
+use rand::Rng;
 
+use crate::helpers::app::http_get;
 use crate::helpers::db::{Server, TestDb};
-use crate::helpers::smtp::queued_email;
+use crate::helpers::smtp::{SmtpServer, free_port, mail, messages, queued_email};
 
 async fn pg_store(db: &TestDb, connections: u32) -> Store {
     Store::open_and_migrate(&StoreConfig {
@@ -145,5 +151,359 @@ async fn a_lapsed_claim_passes_to_the_next_sender_on_sqlite() {
     .await
     .unwrap();
     a_lapsed_claim_passes_to_the_next_sender(&store).await;
+    store.close().await;
+}
+
+// ------------------------------------------------------------------------------------------
+// The fault test: two instances of the real binary on one PostgreSQL store, a slow SMTP server,
+// the leader killed again and again, then paused past its lease.
+
+/// Short, so that the test stays within a few minutes: a standby leads at most 4 s after the
+/// leader died.
+const LEASE_SECS: u64 = 3;
+const RENEW_SECS: u64 = 1;
+const EMAILS: usize = 200;
+const KILLS: usize = 20;
+/// What aiosmtpd takes to accept each message.
+const SMTP_DELAY: Duration = Duration::from_millis(300);
+
+/// One instance: its config, its port, and its process while it runs.
+struct Instance {
+    name: &'static str,
+    config: PathBuf,
+    port: u16,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Instance {
+    fn new(dir: &Path, name: &'static str, text: impl Fn(u16) -> String) -> Instance {
+        let port = free_port();
+        let config = dir.join(format!("{name}.toml"));
+        std::fs::write(&config, text(port)).unwrap();
+        let mut instance = Instance {
+            name,
+            config,
+            port,
+            log: dir.join(format!("{name}.log")),
+            child: None,
+        };
+        instance.start();
+        instance
+    }
+
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_hcc-monitor"))
+            .args(["run", "--config"])
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the binary starts");
+        self.child = Some(child);
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    fn sigkill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal}");
+    }
+
+    /// `leader`, `standby`, or `None` while it does not answer (starting, stopped, killed).
+    async fn role(&self) -> Option<String> {
+        let addr = ([127, 0, 0, 1], self.port).into();
+        // A refused connection (starting, killed) is an answer; http_get would panic on it.
+        tokio::net::TcpStream::connect(addr).await.ok()?;
+        let answer =
+            tokio::time::timeout(Duration::from_millis(500), http_get(addr, "/readyz", None));
+        match answer.await {
+            Ok((200, body)) => body.trim().strip_prefix("ready: ").map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    async fn metrics(&self) -> String {
+        http_get(([127, 0, 0, 1], self.port).into(), "/metrics", None)
+            .await
+            .1
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(child) = &self.child {
+            // A paused process ignores SIGKILL's reaping until it runs again.
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
+        }
+        self.sigkill();
+    }
+}
+
+/// Waits until `instance` says `role`; returns how long that took, or panics after `limit`.
+async fn until_role(instance: &Instance, role: &str, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        if instance.role().await.as_deref() == Some(role) {
+            return started.elapsed();
+        }
+        if started.elapsed() > limit {
+            let log = std::fs::read_to_string(&instance.log).unwrap_or_default();
+            let tail: String = log.lines().rev().take(30).collect::<Vec<_>>().join("\n");
+            panic!(
+                "{} not {role} after {limit:?}; log (last lines first):\n{tail}",
+                instance.name
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Samples the source's `pg_stat_activity` every 20 ms until `stop`: returns the samples where
+/// a poll ran, and those where polls of both instances ran at once (each instance's query
+/// carries its name in a comment).
+async fn watch_polls(source_url: String, stop: tokio_util::sync::CancellationToken) -> (u32, u32) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&source_url).await.unwrap();
+    let (mut polling, mut both) = (0, 0);
+    while !stop.is_cancelled() {
+        let active: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT substring(query from '/\\* (inst-[ab]) \\*/') FROM pg_stat_activity \
+             WHERE datname = current_database() AND state = 'active' \
+             AND pid <> pg_backend_pid() AND query LIKE '/* inst-%'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        polling += u32::from(!active.is_empty());
+        both += u32::from(active.len() > 1);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (polling, both)
+}
+
+fn summary(times: &mut [Duration]) -> String {
+    times.sort();
+    let ms = |d: Duration| d.as_millis();
+    format!(
+        "min {} ms, median {} ms, max {} ms",
+        ms(times[0]),
+        ms(times[times.len() / 2]),
+        ms(times[times.len() - 1])
+    )
+}
+
+#[tokio::test]
+async fn two_instances_on_one_postgresql_store_survive_kills_and_a_pause_sending_each_email_once() {
+    let store_db = TestDb::create(Server::Postgres).await;
+    let source_db = TestDb::create(Server::Postgres).await;
+    source_db
+        .exec(
+            "CREATE TABLE hs (id text PRIMARY KEY, tt text, dv text, nhan timestamp, han timestamp, \
+             trang_thai text, sua timestamp);
+INSERT INTO hs SELECT 'HS-' || g, 'P1', 'SO_TU_PHAP', now() - interval '2 days', \
+             now() + interval '3 days', 'DANG_XU_LY', now() - interval '1 day' \
+             FROM generate_series(1, 20) g",
+        )
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpServer::start_slow(free_port(), &dir.path().join("maildir"), SMTP_DELAY).await;
+
+    // The emails, decided before the instances start: due now, each to its own address.
+    let store = pg_store(&store_db, 2).await;
+    let emails: Vec<_> = (0..EMAILS)
+        .map(|i| {
+            queued_email(
+                &format!("ha-{i}"),
+                &format!("nguoi-nhan-{i}@example.gov.vn"),
+            )
+        })
+        .collect();
+    store.enqueue(&emails, Utc::now()).await.unwrap();
+
+    let text = |name: &'static str| {
+        let (store_url, source_url, mail) = (store_db.url(), source_db.url(), mail(smtp.port));
+        move |port: u16| {
+            format!(
+                r#"[service]
+listen = "127.0.0.1:{port}"
+evaluate_schedule = "* * * * * *"
+[store]
+url = "{store_url}"
+[ha]
+lease_secs = {LEASE_SECS}
+renew_secs = {RENEW_SECS}
+{mail}
+[[source]]
+name = "pg"
+url = "{source_url}"
+schedule = "* * * * * *"
+query = """
+/* {name} */ SELECT id AS dossier_id, tt AS procedure_code, dv AS department,
+       nhan AS received_at, han AS due_at, trang_thai AS status, sua AS updated_at
+FROM hs, (SELECT pg_sleep(0.2)) AS slow_enough_to_be_seen WHERE sua >= :watermark
+"""
+[source.status_map]
+DANG_XU_LY = "in_progress"
+"#
+            )
+        }
+    };
+    let stop_watching = tokio_util::sync::CancellationToken::new();
+    let watcher = tokio::spawn(watch_polls(source_db.url(), stop_watching.clone()));
+    let mut a = Instance::new(dir.path(), "inst-a", text("inst-a"));
+    let configured = Duration::from_secs(LEASE_SECS + RENEW_SECS);
+    until_role(&a, "leader", Duration::from_secs(20)).await;
+    let mut b = Instance::new(dir.path(), "inst-b", text("inst-b"));
+    until_role(&b, "standby", Duration::from_secs(20)).await;
+
+    // A standby exports its process series only: nothing that a rule sums or pages on.
+    let standby = b.metrics().await;
+    assert!(standby.contains("hcc_leader 0"), "{standby}");
+    assert!(!standby.contains("hcc_source_up"), "{standby}");
+    assert!(!standby.contains("hcc_outbox_pending"), "{standby}");
+    assert!(a.metrics().await.contains("hcc_leader 1"));
+
+    let mut rng = rand::rng();
+    let mut takeovers = Vec::new();
+    for _ in 0..KILLS {
+        // A random moment of the leader's work: mid-send, mid-poll, between the two.
+        let wait = rng.random_range(200..1500);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        let (leader, standby) = if a.role().await.as_deref() == Some("leader") {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        leader.sigkill();
+        takeovers.push(until_role(standby, "leader", configured * 2).await);
+        leader.start();
+        until_role(leader, "standby", Duration::from_secs(20)).await;
+    }
+
+    // The split brain: the leader paused past its lease, then resumed. It must find it no longer
+    // leads, and stop.
+    let (leader, standby) = if a.role().await.as_deref() == Some("leader") {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    tokio::time::sleep(Duration::from_millis(rng.random_range(200..1000))).await;
+    leader.signal("STOP");
+    let paused_at = Instant::now();
+    let paused_takeover = until_role(standby, "leader", configured * 2).await;
+    tokio::time::sleep(Duration::from_secs(LEASE_SECS)).await;
+    leader.signal("CONT");
+    let paused_for = paused_at.elapsed();
+    let stepped_down = until_role(leader, "standby", Duration::from_secs(10)).await;
+
+    // Every email delivered; a Message-ID twice only where a claim was taken over.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let pending: i64 = store
+            .outbox_counts()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(_, state, _)| state != "sent")
+            .map(|(_, _, n)| n)
+            .sum();
+        if pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{pending} emails still not sent");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A message in flight at a kill may be stored by the server a moment later.
+    tokio::time::sleep(SMTP_DELAY * 3).await;
+    stop_watching.cancel();
+    let (polling, both) = watcher.await.unwrap();
+
+    let mut copies: std::collections::HashMap<String, usize> = Default::default();
+    for m in messages(&smtp.maildir) {
+        *copies.entry(m.message_id).or_default() += 1;
+    }
+    let reclaimed: Vec<(String, i64)> = {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&store_db.url()).await.unwrap();
+        sqlx::query_as("SELECT message_id, reclaims FROM outbox WHERE reclaims > 0")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    };
+    let reclaimed_ids: HashSet<&str> = reclaimed.iter().map(|(id, _)| id.as_str()).collect();
+    let resends: i64 = reclaimed.iter().map(|(_, n)| n).sum();
+    let duplicates: Vec<(&String, &usize)> = copies.iter().filter(|(_, n)| **n > 1).collect();
+    let extra_copies: usize = duplicates.iter().map(|(_, n)| *n - 1).sum();
+    let missing: Vec<String> = (0..EMAILS)
+        .map(|i| format!("<ha-{i}@hcc-monitor.test>"))
+        .filter(|id| !copies.contains_key(id))
+        .collect();
+
+    let mut all = takeovers.clone();
+    all.push(paused_takeover);
+    println!(
+        "HA fault test: {KILLS} SIGKILLs of the leader and 1 SIGSTOP of {} ms; lease {LEASE_SECS} s, \
+         renew {RENEW_SECS} s, configured takeover bound {} ms",
+        paused_for.as_millis(),
+        configured.as_millis()
+    );
+    println!("  takeovers after SIGKILL: {}", summary(&mut takeovers));
+    println!(
+        "  takeover after SIGSTOP: {} ms; the paused leader stepped down {} ms after SIGCONT",
+        paused_takeover.as_millis(),
+        stepped_down.as_millis()
+    );
+    println!(
+        "  emails decided {EMAILS}, delivered {} distinct, {} messages in all; Message-IDs twice: \
+         {} ({extra_copies} extra copies); in-flight resends (claims taken over): {resends} on {} rows",
+        copies.len(),
+        copies.values().sum::<usize>(),
+        duplicates.len(),
+        reclaimed.len()
+    );
+    println!(
+        "  source polls seen in pg_stat_activity: {polling} samples, {both} with both instances"
+    );
+
+    assert!(missing.is_empty(), "never delivered: {missing:?}");
+    assert_eq!(copies.len(), EMAILS, "only the decided emails");
+    for (id, _) in &duplicates {
+        assert!(
+            reclaimed_ids.contains(id.as_str()),
+            "{id} arrived twice but no claim on it was taken over"
+        );
+    }
+    assert!(
+        extra_copies as i64 <= resends,
+        "{extra_copies} extra copies for {resends} in-flight resends"
+    );
+    for t in &all {
+        assert!(
+            *t <= configured + Duration::from_millis(500),
+            "takeover took {t:?}, configured {configured:?}"
+        );
+    }
+    assert!(polling > 0, "the source's polls were seen");
+    assert_eq!(both, 0, "samples where both instances polled the source");
     store.close().await;
 }
