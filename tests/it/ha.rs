@@ -3,8 +3,6 @@
 //! leader killed at random moments and paused past its lease.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, Utc};
@@ -12,8 +10,9 @@ use hcc_monitor::config::{Secret, StoreConfig};
 use hcc_monitor::store::{Attempt, Store};
 use rand::Rng;
 
-use crate::helpers::app::http_get;
 use crate::helpers::db::{Server, TestDb};
+use crate::helpers::instance::{Instance, until_role};
+use crate::helpers::prometheus::{Answer, Prometheus, repo_path};
 use crate::helpers::smtp::{SmtpServer, free_port, mail, messages, queued_email};
 
 async fn pg_store(db: &TestDb, connections: u32) -> Store {
@@ -167,115 +166,59 @@ const KILLS: usize = 20;
 /// What aiosmtpd takes to accept each message.
 const SMTP_DELAY: Duration = Duration::from_millis(300);
 
-/// One instance: its config, its port, and its process while it runs.
-struct Instance {
-    name: &'static str,
-    config: PathBuf,
+/// An instance's config: the shared store, a lease short enough for a test, the PostgreSQL
+/// source `hs` polled every second by a query that names the instance in a comment and lasts
+/// long enough (200 ms) to be seen in `pg_stat_activity`, and `extra` sections.
+fn instance_config(
+    name: &str,
     port: u16,
-    log: PathBuf,
-    child: Option<Child>,
+    store_url: &str,
+    source_url: &str,
+    extra: &str,
+) -> String {
+    format!(
+        r#"[service]
+listen = "127.0.0.1:{port}"
+evaluate_schedule = "* * * * * *"
+[store]
+url = "{store_url}"
+[ha]
+lease_secs = {LEASE_SECS}
+renew_secs = {RENEW_SECS}
+{extra}
+[[source]]
+name = "pg"
+url = "{source_url}"
+schedule = "* * * * * *"
+query = """
+/* {name} */ SELECT id AS dossier_id, tt AS procedure_code, dv AS department,
+       nhan AS received_at, han AS due_at, xong AS resolved_at, trang_thai AS status,
+       sua AS updated_at
+FROM hs, (SELECT pg_sleep(0.2)) AS slow_enough_to_be_seen WHERE sua >= :watermark
+"""
+[source.status_map]
+DANG_XU_LY = "in_progress"
+DA_XONG = "resolved"
+"#
+    )
 }
 
-impl Instance {
-    fn new(dir: &Path, name: &'static str, text: impl Fn(u16) -> String) -> Instance {
-        let port = free_port();
-        let config = dir.join(format!("{name}.toml"));
-        std::fs::write(&config, text(port)).unwrap();
-        let mut instance = Instance {
-            name,
-            config,
-            port,
-            log: dir.join(format!("{name}.log")),
-            child: None,
-        };
-        instance.start();
-        instance
-    }
-
-    fn start(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_hcc-monitor"))
-            .args(["run", "--config"])
-            .arg(&self.config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("the binary starts");
-        self.child = Some(child);
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
-    }
-
-    fn sigkill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{signal}"), self.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{signal}");
-    }
-
-    /// `leader`, `standby`, or `None` while it does not answer (starting, stopped, killed).
-    async fn role(&self) -> Option<String> {
-        let addr = ([127, 0, 0, 1], self.port).into();
-        // A refused connection (starting, killed) is an answer; http_get would panic on it.
-        tokio::net::TcpStream::connect(addr).await.ok()?;
-        let answer =
-            tokio::time::timeout(Duration::from_millis(500), http_get(addr, "/readyz", None));
-        match answer.await {
-            Ok((200, body)) => body.trim().strip_prefix("ready: ").map(str::to_owned),
-            _ => None,
-        }
-    }
-
-    async fn metrics(&self) -> String {
-        http_get(([127, 0, 0, 1], self.port).into(), "/metrics", None)
-            .await
-            .1
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        if let Some(child) = &self.child {
-            // A paused process ignores SIGKILL's reaping until it runs again.
-            let _ = Command::new("kill")
-                .args(["-CONT", &child.id().to_string()])
-                .status();
-        }
-        self.sigkill();
-    }
-}
-
-/// Waits until `instance` says `role`; returns how long that took, or panics after `limit`.
-async fn until_role(instance: &Instance, role: &str, limit: Duration) -> Duration {
-    let started = Instant::now();
-    loop {
-        if instance.role().await.as_deref() == Some(role) {
-            return started.elapsed();
-        }
-        if started.elapsed() > limit {
-            let log = std::fs::read_to_string(&instance.log).unwrap_or_default();
-            let tail: String = log.lines().rev().take(30).collect::<Vec<_>>().join("\n");
-            panic!(
-                "{} not {role} after {limit:?}; log (last lines first):\n{tail}",
-                instance.name
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// The source's table, with `open` dossiers in progress (a third of them overdue) and
+/// `resolved` ones resolved a few minutes ago (a third of them late).
+async fn source_table(db: &TestDb, open: u32, resolved: u32) {
+    db.exec(&format!(
+        "CREATE TABLE hs (id text PRIMARY KEY, tt text, dv text, nhan timestamp, han timestamp, \
+         xong timestamp, trang_thai text, sua timestamp);
+INSERT INTO hs SELECT 'MO-' || g, 'P1', CASE WHEN g % 2 = 0 THEN 'SO_TU_PHAP' ELSE 'SO_XAY_DUNG' END, \
+         now() - interval '20 days', \
+         CASE WHEN g % 3 = 0 THEN now() - interval '2 days' ELSE now() + interval '20 days' END, \
+         NULL, 'DANG_XU_LY', now() - interval '1 day' FROM generate_series(1, {open}) g;
+INSERT INTO hs SELECT 'XONG-' || g, 'P1', 'SO_TU_PHAP', now() - interval '3 days', \
+         CASE WHEN g % 3 = 0 THEN now() - interval '1 day' ELSE now() + interval '5 days' END, \
+         now() - interval '5 minutes', 'DA_XONG', now() - interval '5 minutes' \
+         FROM generate_series(1, {resolved}) g"
+    ))
+    .await;
 }
 
 /// Samples the source's `pg_stat_activity` every 20 ms until `stop`: returns the samples where
@@ -316,15 +259,7 @@ fn summary(times: &mut [Duration]) -> String {
 async fn two_instances_on_one_postgresql_store_survive_kills_and_a_pause_sending_each_email_once() {
     let store_db = TestDb::create(Server::Postgres).await;
     let source_db = TestDb::create(Server::Postgres).await;
-    source_db
-        .exec(
-            "CREATE TABLE hs (id text PRIMARY KEY, tt text, dv text, nhan timestamp, han timestamp, \
-             trang_thai text, sua timestamp);
-INSERT INTO hs SELECT 'HS-' || g, 'P1', 'SO_TU_PHAP', now() - interval '2 days', \
-             now() + interval '3 days', 'DANG_XU_LY', now() - interval '1 day' \
-             FROM generate_series(1, 20) g",
-        )
-        .await;
+    source_table(&source_db, 20, 0).await;
     let dir = tempfile::tempdir().unwrap();
     let smtp = SmtpServer::start_slow(free_port(), &dir.path().join("maildir"), SMTP_DELAY).await;
 
@@ -342,31 +277,7 @@ INSERT INTO hs SELECT 'HS-' || g, 'P1', 'SO_TU_PHAP', now() - interval '2 days',
 
     let text = |name: &'static str| {
         let (store_url, source_url, mail) = (store_db.url(), source_db.url(), mail(smtp.port));
-        move |port: u16| {
-            format!(
-                r#"[service]
-listen = "127.0.0.1:{port}"
-evaluate_schedule = "* * * * * *"
-[store]
-url = "{store_url}"
-[ha]
-lease_secs = {LEASE_SECS}
-renew_secs = {RENEW_SECS}
-{mail}
-[[source]]
-name = "pg"
-url = "{source_url}"
-schedule = "* * * * * *"
-query = """
-/* {name} */ SELECT id AS dossier_id, tt AS procedure_code, dv AS department,
-       nhan AS received_at, han AS due_at, trang_thai AS status, sua AS updated_at
-FROM hs, (SELECT pg_sleep(0.2)) AS slow_enough_to_be_seen WHERE sua >= :watermark
-"""
-[source.status_map]
-DANG_XU_LY = "in_progress"
-"#
-            )
-        }
+        move |port: u16| instance_config(name, port, &store_url, &source_url, &mail)
     };
     let stop_watching = tokio_util::sync::CancellationToken::new();
     let watcher = tokio::spawn(watch_polls(source_db.url(), stop_watching.clone()));
@@ -506,4 +417,115 @@ DANG_XU_LY = "in_progress"
     assert!(polling > 0, "the source's polls were seen");
     assert_eq!(both, 0, "samples where both instances polled the source");
     store.close().await;
+}
+
+/// The figures the dashboards and alerts are built on, as a real Prometheus with the shipped
+/// rules answers them, each series without its `instance` label (which says which instance
+/// led, not what the figure is).
+async fn figures(p: &Prometheus) -> Vec<(String, Vec<(String, String)>)> {
+    let mut out = Vec::new();
+    for q in FIGURES {
+        let Answer::Series(series) = p.query(q).await else {
+            panic!("{q} failed");
+        };
+        let mut values: Vec<(String, String)> = series
+            .iter()
+            .map(|s| {
+                let mut labels = s["metric"].as_object().cloned().unwrap_or_default();
+                labels.remove("instance");
+                (
+                    serde_json::Value::Object(labels).to_string(),
+                    s["value"][1].to_string(),
+                )
+            })
+            .collect();
+        values.sort();
+        out.push((q.to_string(), values));
+    }
+    out
+}
+
+const FIGURES: &[&str] = &[
+    "sum(hcc:dossiers_open:sum)",
+    "sum by (department, sla_state) (hcc_dossiers_open)",
+    "hcc:dossiers_overdue:ratio",
+    "hcc:on_time_rate:ratio",
+    "sum by (period) (hcc:dossiers_resolved:sum)",
+    "sum by (period) (hcc:dossiers_resolved_in_time:sum)",
+    "sum by (period) (hcc:dossiers_received:sum)",
+    "count(hcc_source_up)",
+];
+
+/// Waits until `p` answers every figure, with the backlog at `open`.
+async fn wait_for_figures(p: &Prometheus, open: u32, what: &str) {
+    p.wait_for(what, Duration::from_secs(60), || async {
+        let Answer::Series(s) = p.query("sum(hcc:dossiers_open:sum)").await else {
+            return false;
+        };
+        let backlog_ok = s.first().is_some_and(|v| v["value"][1] == open.to_string());
+        let mut all = backlog_ok;
+        for q in FIGURES {
+            all = all && p.count(q).await > 0;
+        }
+        all
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn prometheus_shows_the_same_backlog_and_on_time_figures_with_one_or_two_instances() {
+    let store_db = TestDb::create(Server::Postgres).await;
+    let source_db = TestDb::create(Server::Postgres).await;
+    source_table(&source_db, 30, 12).await;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = [repo_path("alerts/hcc-monitor.rules.yml")];
+    let text = |name: &'static str| {
+        let (store_url, source_url) = (store_db.url(), source_db.url());
+        move |port: u16| instance_config(name, port, &store_url, &source_url, "")
+    };
+    let addr = |i: &Instance| std::net::SocketAddr::from(([127, 0, 0, 1], i.port));
+
+    // One instance, as a centre runs it today.
+    let mut a = Instance::new(dir.path(), "inst-a", text("inst-a"));
+    until_role(&a, "leader", Duration::from_secs(20)).await;
+    let one = Prometheus::start("hcc-monitor", addr(&a), &rules).await;
+    wait_for_figures(&one, 30, "the figures of one instance").await;
+    let alone = figures(&one).await;
+
+    // A second instance on the same store, and a Prometheus scraping both.
+    let b = Instance::new(dir.path(), "inst-b", text("inst-b"));
+    until_role(&b, "standby", Duration::from_secs(20)).await;
+    let two = Prometheus::scraping("hcc-monitor", &[addr(&a), addr(&b)], &rules).await;
+    two.wait_for(
+        "both instances scraped",
+        Duration::from_secs(30),
+        || async { two.count("up == 1").await == 2 },
+    )
+    .await;
+    wait_for_figures(&two, 30, "the figures of two instances").await;
+    assert_eq!(figures(&two).await, alone, "two instances against one");
+
+    // The leader dies: the standby's figures take over, the same again.
+    a.sigkill();
+    until_role(&b, "leader", Duration::from_secs(10)).await;
+    let b_instance = format!("127.0.0.1:{}", b.port);
+    two.wait_for(
+        "the new leader's figures",
+        Duration::from_secs(60),
+        || async {
+            two.count(&format!(
+                "hcc:dossiers_open:sum{{instance=\"{b_instance}\"}}"
+            ))
+            .await
+                > 0
+                && two.count("up == 0").await == 1
+        },
+    )
+    .await;
+    wait_for_figures(&two, 30, "the figures after the failover").await;
+    assert_eq!(figures(&two).await, alone, "after the failover");
+    println!(
+        "Prometheus with one and two instances (and after a failover): {} figures identical",
+        alone.len()
+    );
 }
