@@ -351,6 +351,11 @@ fn keep_restart_only_keys(mut next: Config, running: &Config) -> Config {
         tracing::warn!("[store] changes only with a restart; the running store is kept");
         next.store = running.store.clone();
     }
+    // The campaign for the lease runs for the life of the process.
+    if next.ha != running.ha {
+        tracing::warn!("[ha] changes only with a restart; the running lease settings are kept");
+        next.ha = running.ha;
+    }
     next
 }
 
