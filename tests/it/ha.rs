@@ -462,7 +462,10 @@ async fn wait_for_figures(p: &Prometheus, open: u32, what: &str) {
         let Answer::Series(s) = p.query("sum(hcc:dossiers_open:sum)").await else {
             return false;
         };
-        let backlog_ok = s.first().is_some_and(|v| v["value"][1] == open.to_string());
+        let backlog_ok = s
+            .first()
+            .and_then(|v| v["value"][1].as_str()?.parse::<u32>().ok())
+            == Some(open);
         let mut all = backlog_ok;
         for q in FIGURES {
             all = all && p.count(q).await > 0;
