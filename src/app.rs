@@ -217,6 +217,8 @@ impl Application {
         // The leader's jobs run under `generation`, a term of leadership within a generation.
         let mut generation = shutdown.child_token();
         let mut running = self.current.start_leading(&self.extra_jobs, &generation);
+        // Whether the leader's jobs run now, as this loop started or stopped them.
+        let mut leading = self.leadership.role() == Role::Leader;
         self.current.report_role(self.leadership.role(), false);
         // systemd's Type=notify: the listener is bound and the store migrated (both in
         // `build`), so the service is ready. Without NOTIFY_SOCKET this does nothing.
@@ -242,6 +244,12 @@ impl Application {
                 }
                 Ok(()) = roles.changed() => {
                     let role = *roles.borrow_and_update();
+                    // A step down and a new term in quick succession reach this loop as one
+                    // change: the running jobs go on (each run checks the lease anyway).
+                    if leading == (role == Role::Leader) {
+                        continue;
+                    }
+                    leading = role == Role::Leader;
                     self.current.report_role(role, true);
                     match role {
                         Role::Leader => {
@@ -294,6 +302,7 @@ impl Application {
                                 router(self.current.state.clone());
                             generation = shutdown.child_token();
                             running = self.current.start_leading(&self.extra_jobs, &generation);
+                            leading = self.leadership.role() == Role::Leader;
                             tracing::info!(sources = self.current.pollers.len(), "config reloaded");
                             let _ = reply.send(Ok(()));
                         }
