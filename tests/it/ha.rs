@@ -532,3 +532,51 @@ async fn prometheus_shows_the_same_backlog_and_on_time_figures_with_one_or_two_i
         alone.len()
     );
 }
+
+#[tokio::test]
+async fn a_leader_that_cannot_renew_its_lease_stops_leading_when_it_lapses_and_leads_again_after() {
+    use crate::helpers::app::TestApp;
+    use crate::helpers::proxy::Proxy;
+    let db = TestDb::create(Server::Postgres).await;
+    let proxy = Proxy::start(crate::helpers::db::pg_addr()).await;
+    let url = format!("postgres://postgres@{}/{}", proxy.addr, db.name);
+    let text = format!(
+        "[service]\nlisten = \"127.0.0.1:0\"\n[store]\nurl = \"{url}\"\n\
+         [ha]\nlease_secs = {LEASE_SECS}\nrenew_secs = {RENEW_SECS}\n"
+    );
+    let config =
+        hcc_monitor::config::Config::parse(std::path::Path::new("t.toml"), &text, |_| None)
+            .unwrap();
+    let app = TestApp::spawn_with(config, tempfile::tempdir().unwrap()).await;
+    let leads = |value: f64| {
+        let app = &app;
+        move || async move { app.metric("hcc_leader").await == Some(value) }
+    };
+    crate::helpers::eventually("it leads", Duration::from_secs(10), leads(1.0)).await;
+    assert_eq!(app.get("/readyz").await.1, "ready: leader\n");
+    assert!(
+        app.metric("hcc_office_open").await.is_some(),
+        "a leader exports everything"
+    );
+
+    // The store becomes unreachable: no renewal gets through, and the lease lapses.
+    proxy.stop().await;
+    let cut = Instant::now();
+    crate::helpers::eventually("it stops leading", Duration::from_secs(10), leads(0.0)).await;
+    let stepped_down = cut.elapsed();
+    assert!(
+        stepped_down <= Duration::from_secs(LEASE_SECS) + Duration::from_millis(300),
+        "stepped down {stepped_down:?} after the cut, the lease is {LEASE_SECS} s"
+    );
+    assert_eq!(app.metric("hcc_leader_changes_total").await, Some(2.0));
+    assert_eq!(
+        app.metric("hcc_office_open").await,
+        None,
+        "a standby exports its process series only"
+    );
+
+    proxy.resume().await;
+    crate::helpers::eventually("it leads again", Duration::from_secs(10), leads(1.0)).await;
+    assert_eq!(app.metric("hcc_leader_changes_total").await, Some(3.0));
+    app.stop().await;
+}
