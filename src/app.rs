@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::evaluate::Evaluator;
+use crate::ha::{Leadership, Role};
 use crate::handoff::Handoffs;
 use crate::http::{Access, AppState, ReloadRequest, router, tls};
 use crate::metrics::Metrics;
@@ -75,6 +76,9 @@ pub struct Application {
     last_success: i64,
     /// A SQLite store's one-process lock, released when the application ends.
     _instance_lock: Option<InstanceLock>,
+    /// Leader or standby: on a shared (PostgreSQL) store the lease decides, a SQLite store's
+    /// one instance always leads.
+    leadership: Leadership,
 }
 
 /// Everything built from one config: its pollers, jobs, notifier, metrics and HTTP state.
@@ -102,7 +106,12 @@ impl Application {
         let store = Store::open_and_migrate(&config.store).await?;
         let config_path = config.path.clone();
         let reloads = mpsc::channel(4);
-        let current = Generation::build(config, &store, &clock, &reloads.0)?;
+        let leadership = if store.is_shared() {
+            Leadership::standby()
+        } else {
+            Leadership::sole()
+        };
+        let current = Generation::build(config, &store, &clock, &reloads.0, &leadership)?;
         let last_success = clock.now().timestamp();
         current.report_reload(true, last_success);
         Ok(Application {
@@ -116,6 +125,7 @@ impl Application {
             reloads,
             last_success,
             _instance_lock: instance_lock,
+            leadership,
         })
     }
 
@@ -192,8 +202,24 @@ impl Application {
             }
         };
 
+        // The lease outlives generations and is given up only once the jobs have drained.
+        let campaign_stop = CancellationToken::new();
+        let campaign = self.store.is_shared().then(|| {
+            let ha = self.current.config.ha;
+            tracing::info!(lease = ?ha.lease, renew = ?ha.renew, worst_failover = ?crate::ha::worst_failover(&ha), instance = crate::ha::instance_id(), "shared store: campaigning for the leader's lease");
+            tokio::spawn(self.leadership.clone().campaign(
+                self.store.clone(),
+                ha,
+                campaign_stop.clone(),
+            ))
+        });
+        let mut roles = self.leadership.subscribe();
+        // The leader's jobs run under `generation`, a term of leadership within a generation.
         let mut generation = shutdown.child_token();
-        let mut running = self.current.spawn_jobs(&self.extra_jobs, &generation);
+        let mut running = self.current.start_leading(&self.extra_jobs, &generation);
+        // Whether the leader's jobs run now, as this loop started or stopped them.
+        let mut leading = self.leadership.role() == Role::Leader;
+        self.current.report_role(self.leadership.role(), false);
         // systemd's Type=notify: the listener is bound and the store migrated (both in
         // `build`), so the service is ready. Without NOTIFY_SOCKET this does nothing.
         if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
@@ -216,12 +242,41 @@ impl Application {
                         Err(join) => Err(AppError::Serve(std::io::Error::other(join))),
                     };
                 }
+                Ok(()) = roles.changed() => {
+                    let role = *roles.borrow_and_update();
+                    // A step down and a new term in quick succession reach this loop as one
+                    // change: the running jobs go on (each run checks the lease anyway).
+                    if leading == (role == Role::Leader) {
+                        continue;
+                    }
+                    leading = role == Role::Leader;
+                    self.current.report_role(role, true);
+                    match role {
+                        Role::Leader => {
+                            generation = shutdown.child_token();
+                            running = self.current.start_leading(&self.extra_jobs, &generation);
+                        }
+                        Role::Standby => {
+                            // At once: polls in flight are abandoned, the drain stops between
+                            // two emails, schedules stop firing.
+                            generation.cancel();
+                            while running.join_next().await.is_some() {}
+                            tracing::info!("standby: the leader's jobs stopped");
+                        }
+                    }
+                }
                 Some(reply) = self.reloads.1.recv() => {
                     let next = match Config::load(&self.config_path) {
                         Ok(config) => {
                             let config = keep_restart_only_keys(config, &self.current.config);
-                            Generation::build(config, &self.store, &self.clock, &self.reloads.0)
-                                .map_err(|e| e.to_string())
+                            Generation::build(
+                                config,
+                                &self.store,
+                                &self.clock,
+                                &self.reloads.0,
+                                &self.leadership,
+                            )
+                            .map_err(|e| e.to_string())
                         }
                         Err(e) => Err(e.to_string()),
                     };
@@ -242,10 +297,12 @@ impl Application {
                             old.close_sources().await;
                             self.last_success = self.clock.now().timestamp();
                             self.current.report_reload(true, self.last_success);
+                            self.current.report_role(self.leadership.role(), false);
                             *routes.write().unwrap_or_else(|e| e.into_inner()) =
                                 router(self.current.state.clone());
                             generation = shutdown.child_token();
-                            running = self.current.spawn_jobs(&self.extra_jobs, &generation);
+                            running = self.current.start_leading(&self.extra_jobs, &generation);
+                            leading = self.leadership.role() == Role::Leader;
                             tracing::info!(sources = self.current.pollers.len(), "config reloaded");
                             let _ = reply.send(Ok(()));
                         }
@@ -267,6 +324,10 @@ impl Application {
                 ?grace,
                 "in-flight work did not finish within the grace period"
             );
+        }
+        campaign_stop.cancel();
+        if let Some(campaign) = campaign {
+            let _ = campaign.await;
         }
         self.current.close_sources().await;
         self.store.close().await;
@@ -299,6 +360,11 @@ fn keep_restart_only_keys(mut next: Config, running: &Config) -> Config {
         tracing::warn!("[store] changes only with a restart; the running store is kept");
         next.store = running.store.clone();
     }
+    // The campaign for the lease runs for the life of the process.
+    if next.ha != running.ha {
+        tracing::warn!("[ha] changes only with a restart; the running lease settings are kept");
+        next.ha = running.ha;
+    }
     next
 }
 
@@ -308,6 +374,7 @@ impl Generation {
         store: &Store,
         clock: &Arc<dyn Clock>,
         reloads: &mpsc::Sender<ReloadRequest>,
+        leadership: &Leadership,
     ) -> Result<Generation, AppError> {
         // Metrics belong to a generation, so that the series of a removed source, probe or level
         // disappear with it; counters restart from zero, as after a restart.
@@ -354,6 +421,7 @@ impl Generation {
             access: Arc::new(Access::new(&config.service)),
             handoffs,
             reloads: reloads.clone(),
+            leadership: leadership.clone(),
         };
         Ok(Generation {
             monitor_jobs: [monitor_jobs, state.handoffs.jobs()].concat(),
@@ -364,6 +432,23 @@ impl Generation {
         })
     }
 
+    /// `hcc_leader`, and `hcc_leader_changes_total` when the role `changed`.
+    /// This generation's jobs under `term` if this instance leads; else none.
+    fn start_leading(&self, extra: &[Job], term: &CancellationToken) -> JoinSet<()> {
+        match self.state.leadership.role() {
+            Role::Leader => self.spawn_jobs(extra, term),
+            Role::Standby => JoinSet::new(),
+        }
+    }
+
+    fn report_role(&self, role: Role, changed: bool) {
+        let m = &self.state.metrics;
+        m.leader.set(i64::from(role == Role::Leader));
+        if changed {
+            m.leader_changes.inc();
+        }
+    }
+
     fn report_reload(&self, successful: bool, last_success: i64) {
         let m = &self.state.metrics;
         m.config_last_reload_successful.set(i64::from(successful));
@@ -371,9 +456,17 @@ impl Generation {
             .set(last_success as f64);
     }
 
+    /// Every job is the leader's, and each run first checks that the lease still holds.
     fn spawn_jobs(&self, extra: &[Job], stop: &CancellationToken) -> JoinSet<()> {
         let mut jobs = self.jobs();
         jobs.extend(extra.iter().cloned());
+        let jobs = jobs
+            .into_iter()
+            .map(|job| {
+                let leadership = self.state.leadership.clone();
+                job.only_while(move || leadership.holds())
+            })
+            .collect();
         scheduler::spawn_all(
             jobs,
             self.config.service.time_zone,
@@ -483,6 +576,7 @@ impl Generation {
             ));
         }
         let n = self.notifier.clone();
+        let leadership = self.state.leadership.clone();
         jobs.push(
             Job::new(
                 "mail-drain",
@@ -491,9 +585,13 @@ impl Generation {
                 // server; this bounds a long batch. Not cancelled at shutdown: an email the
                 // server is accepting must be marked sent, or it would go again.
                 cfg.mail.timeout * 10,
-                move |_| {
+                move |stop| {
                     let n = n.clone();
-                    async move { n.drain().await.map(drop).map_err(Into::into) }
+                    let leadership = leadership.clone();
+                    async move {
+                        let leading = || !stop.is_cancelled() && leadership.holds();
+                        n.drain_while(leading).await.map(drop).map_err(Into::into)
+                    }
                 },
             )
             .run_at_start(Duration::from_secs(1)),

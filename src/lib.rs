@@ -17,6 +17,8 @@ pub mod demo;
 pub mod dossier;
 /// The evaluation cycle: gauges recomputed from the store.
 pub mod evaluate;
+/// Several instances on one PostgreSQL store: the instance's id and the leader's lease.
+pub mod ha;
 /// Transfers of dossiers between sources: pending, stuck, lag (DESIGN §7).
 pub mod handoff;
 /// The HTTP server: metrics, health, JSON API.

@@ -64,6 +64,23 @@ pub mod poll_error {
     pub const STORE: &str = "store";
 }
 
+fn encode(families: &[prometheus::proto::MetricFamily]) -> String {
+    let mut buf = Vec::with_capacity(16 * 1024);
+    TextEncoder::new()
+        .encode(families, &mut buf)
+        .expect("text encoding of gathered metrics cannot fail");
+    String::from_utf8(buf).expect("exposition is UTF-8")
+}
+
+/// The families a standby exports (with the `process_` ones).
+const STANDBY_FAMILIES: &[&str] = &[
+    "hcc_build_info",
+    "hcc_leader",
+    "hcc_leader_changes_total",
+    "hcc_config_last_reload_successful",
+    "hcc_config_last_reload_success_timestamp_seconds",
+];
+
 pub struct Metrics {
     registry: Registry,
     /// Held for writing while a family of state gauges is rebuilt, so that a scrape never sees
@@ -124,7 +141,11 @@ pub struct Metrics {
     pub outbox_pending: IntGaugeVec,
     pub outbox_due: IntGaugeVec,
     pub outbox_dead: IntGaugeVec,
+    pub outbox_reclaimed: IntCounterVec,
     pub email_send_duration: Histogram,
+
+    pub leader: IntGauge,
+    pub leader_changes: prometheus::IntCounter,
 }
 
 impl Metrics {
@@ -427,6 +448,24 @@ impl Metrics {
                 "Emails given up after the last attempt or a permanent refusal.",
                 &["level"],
             ),
+            outbox_reclaimed: counter_vec(
+                "hcc_outbox_reclaimed_total",
+                "Emails sent again because the claim of the sender that took them lapsed before \
+                 it recorded the attempt (it died or stalled mid-send): each may arrive twice, \
+                 with the same Message-ID.",
+                &["level"],
+            ),
+            leader: IntGauge::new(
+                "hcc_leader",
+                "1 while this instance holds the leader's lease (it polls, probes, plans and \
+                 sends), 0 on a standby. Always 1 on a SQLite store.",
+            )
+            .expect("valid metric"),
+            leader_changes: prometheus::IntCounter::new(
+                "hcc_leader_changes_total",
+                "Times this instance became leader or stopped being leader.",
+            )
+            .expect("valid metric"),
             email_send_duration: Histogram::with_opts(
                 HistogramOpts::new(
                     "hcc_email_send_duration_seconds",
@@ -499,7 +538,10 @@ impl Metrics {
             Box::new(self.outbox_pending.clone()),
             Box::new(self.outbox_due.clone()),
             Box::new(self.outbox_dead.clone()),
+            Box::new(self.outbox_reclaimed.clone()),
             Box::new(self.email_send_duration.clone()),
+            Box::new(self.leader.clone()),
+            Box::new(self.leader_changes.clone()),
             #[cfg(target_os = "linux")]
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
@@ -533,11 +575,24 @@ impl Metrics {
             let _guard = self.snapshot.read().unwrap_or_else(|e| e.into_inner());
             self.registry.gather()
         };
-        let mut buf = Vec::with_capacity(16 * 1024);
-        TextEncoder::new()
-            .encode(&families, &mut buf)
-            .expect("text encoding of gathered metrics cannot fail");
-        String::from_utf8(buf).expect("exposition is UTF-8")
+        encode(&families)
+    }
+
+    /// What a standby exports: its process and its config, never the domain series (dossiers,
+    /// sources, probes, outbox), which only the leader computes. So that sums over every
+    /// instance, as the dashboards and rules take them, count each figure once, and a
+    /// standby's stale values never page anyone.
+    pub fn render_standby(&self) -> String {
+        let families: Vec<_> = self
+            .registry
+            .gather()
+            .into_iter()
+            .filter(|f| {
+                let name = f.name();
+                STANDBY_FAMILIES.contains(&name) || name.starts_with("process_")
+            })
+            .collect();
+        encode(&families)
     }
 
     /// Registers the per-source series at zero so that a source that never succeeded is visible
@@ -598,6 +653,7 @@ impl Metrics {
         self.outbox_pending.with_label_values(&[level]).set(0);
         self.outbox_due.with_label_values(&[level]).set(0);
         self.outbox_dead.with_label_values(&[level]).set(0);
+        self.outbox_reclaimed.with_label_values(&[level]);
     }
 }
 

@@ -54,6 +54,25 @@ impl Job {
         self.first_run_after = Some(delay);
         self
     }
+
+    /// Runs only while `gate` holds: a firing that finds it false does nothing. The leader's
+    /// jobs ask whether its lease still holds, so that a process resumed after a long pause,
+    /// whose lease lapsed meanwhile, does not poll or send before it notices.
+    pub fn only_while(self, gate: impl Fn() -> bool + Send + Sync + 'static) -> Job {
+        let task = self.task.clone();
+        let name = self.name.clone();
+        Job {
+            task: Arc::new(move |token| {
+                if gate() {
+                    task(token)
+                } else {
+                    tracing::debug!(job = %name, "not leading: run skipped");
+                    Box::pin(async { Ok(()) })
+                }
+            }),
+            ..self
+        }
+    }
 }
 
 /// Starts every job; the returned set finishes when all jobs have stopped after `shutdown` and

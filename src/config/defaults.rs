@@ -9,6 +9,10 @@ pub const STORE_SOURCE_CONNECTIONS: u32 = 2;
 /// SLA gauges are recomputed from the store once a minute.
 pub const EVALUATE_SCHEDULE: &str = "0 * * * * *";
 pub const SHUTDOWN_GRACE_SECS: u64 = 30;
+/// The leader's lease on a shared (PostgreSQL) store: a standby takes over at most
+/// `lease + renew` after the leader died, 13 s, within the 15 s promised.
+pub const HA_LEASE_SECS: u64 = 10;
+pub const HA_RENEW_SECS: u64 = 3;
 
 pub const SOURCE_SCHEDULE: &str = "0 * * * * *";
 /// A nightly full read notices rows that vanished and anything an incremental poll missed.
@@ -61,6 +65,9 @@ pub const MAX_DEPARTMENT_LABELS: usize = 200;
 /// milliseconds) tops out at about 24 days.
 pub const MAX_TIMEOUT_SECS: u64 = 86_400;
 pub const MAX_SHUTDOWN_GRACE_SECS: u64 = 3_600;
+/// A lease longer than this would leave a centre without polls or emails for that long after
+/// its leader died.
+pub const MAX_HA_LEASE_SECS: u64 = 300;
 /// Pools and SMTP connections are allocated up front, so a huge value is a huge allocation.
 pub const MAX_CONNECTIONS: u32 = 1_000;
 pub const MAX_BATCH_ROWS: usize = 1_000_000;

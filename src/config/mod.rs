@@ -53,6 +53,15 @@ pub struct Config {
     /// Escalations, reports and the mail transport.
     pub notify: NotifyConfig,
     pub metrics: MetricsConfig,
+    /// The leader's lease, for instances sharing a PostgreSQL store.
+    pub ha: HaConfig,
+}
+
+/// The leader's lease: renewed every `renew`, lapsing `lease` after the last renewal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HaConfig {
+    pub lease: Duration,
+    pub renew: Duration,
 }
 
 /// How many values of a label taken from the data each source keeps; the rest are `other`.

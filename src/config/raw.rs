@@ -45,6 +45,14 @@ pub struct RawConfig {
     pub mail: RawMail,
     #[serde(default)]
     pub metrics: RawMetrics,
+    #[serde(default)]
+    pub ha: RawHa,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawHa {
+    pub lease_secs: Option<u64>,
+    pub renew_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -383,6 +383,8 @@ pub(super) fn validate(
         ),
     };
 
+    let ha = validate_ha(&mut c, &raw.ha);
+
     let web = web?;
     Some(Config {
         path: path.to_path_buf(),
@@ -414,7 +416,38 @@ pub(super) fn validate(
         },
         notify: notify?,
         metrics,
+        ha,
     })
+}
+
+/// The lease and its renewal, each within its range, renewed at least twice per lease so that
+/// one slow renewal does not hand the lead over.
+fn validate_ha(c: &mut Checker<'_>, raw: &super::raw::RawHa) -> HaConfig {
+    let lease = c.positive(
+        "ha.lease_secs",
+        raw.lease_secs,
+        HA_LEASE_SECS,
+        MAX_HA_LEASE_SECS,
+    );
+    let renew = c.positive(
+        "ha.renew_secs",
+        raw.renew_secs,
+        HA_RENEW_SECS,
+        MAX_HA_LEASE_SECS,
+    );
+    if renew.saturating_mul(2) > lease {
+        c.problem(
+            "ha.renew_secs",
+            format!(
+                "{renew} is longer than half of ha.lease_secs ({lease}): the lease must be \
+                 renewed at least twice before it lapses"
+            ),
+        );
+    }
+    HaConfig {
+        lease: Duration::from_secs(lease),
+        renew: Duration::from_secs(renew),
+    }
 }
 
 fn validate_source(

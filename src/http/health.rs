@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::AppState;
+use crate::ha::Role;
 
 /// Alive: the process answers. Nothing else is checked, so a database outage never gets the
 /// monitor restarted by its supervisor.
@@ -11,10 +12,17 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready: the store is reachable and every migration is applied.
+/// Ready: the store is reachable and every migration is applied. The body says the role
+/// (`ready: leader` or `ready: standby`); both are ready, since a standby serves the API.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     match state.store.is_ready().await {
-        Ok(true) => (StatusCode::OK, "ready\n"),
+        Ok(true) => (
+            StatusCode::OK,
+            match state.leadership.role() {
+                Role::Leader => "ready: leader\n",
+                Role::Standby => "ready: standby\n",
+            },
+        ),
         Ok(false) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "store migrations pending\n",

@@ -23,6 +23,7 @@ pub use error::ApiError;
 
 use crate::clock::Clock;
 use crate::evaluate::Evaluator;
+use crate::ha::Role;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub handoffs: Arc<crate::handoff::Handoffs>,
     /// Asks the application to reload its config; the answer is the problems, if any.
     pub reloads: tokio::sync::mpsc::Sender<ReloadRequest>,
+    /// Leader or standby: a standby exports only its process series (see `metrics`).
+    pub leadership: crate::ha::Leadership,
 }
 
 /// A reload asked for, with where to send its outcome (every problem, when refused).
@@ -72,7 +75,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        match state.leadership.role() {
+            Role::Leader => state.metrics.render(),
+            Role::Standby => state.metrics.render_standby(),
+        },
     )
 }
 

@@ -2,8 +2,9 @@
 //! emails and writes decisions and emails to the outbox in one transaction; the drain sends
 //! what is due with bounded exponential back-off. A crash, a restart or an SMTP outage loses
 //! nothing: pending rows wait in the store. The one duplicate possible is a message the server
-//! accepted just before a crash, before it was marked sent: it goes again with the same
-//! Message-ID, which makes it recognisable.
+//! accepted just before a crash or a stall, before it was marked sent: once its sender's claim
+//! lapses it goes again with the same Message-ID, which makes it recognisable, and it is
+//! counted (`hcc_outbox_reclaimed_total`).
 
 mod context;
 mod mailer;
@@ -37,8 +38,11 @@ use crate::store::{
     Attempt, EscalationKey, NewMessage, OutboxEntry, OutboxRow, Store, StoreError, outbox_state,
 };
 
-/// Emails taken per drain run; the rest wait for the next run.
-const DRAIN_BATCH: i64 = 100;
+/// Emails sent per drain run; the rest wait for the next run.
+const DRAIN_BATCH: usize = 100;
+
+/// What a claim on an outbox row allows beyond `mail.timeout`: recording the attempt.
+const CLAIM_MARGIN_SECS: i64 = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -210,7 +214,13 @@ impl Notifier {
                 cycle: *cycle,
             })
             .collect();
-        let queued = self.store.record_escalations(&keys, now, &messages).await?;
+        let Some(queued) = self.store.record_escalations(&keys, now, &messages).await? else {
+            tracing::info!(
+                level = name,
+                "these escalations were decided already (by another instance): nothing queued"
+            );
+            return Ok(EscalationRun::default());
+        };
         self.metrics
             .escalations_decided
             .with_label_values(&[name])
@@ -321,21 +331,49 @@ impl Notifier {
         }
     }
 
-    /// Sends every email due now; failures are retried with back-off, and marked dead after
-    /// `max_attempts` or at once when the server refuses permanently.
+    /// Sends every email due now, one claimed row at a time; failures are retried with
+    /// back-off, and marked dead after `max_attempts` or at once when the server refuses
+    /// permanently. Each row is claimed first (`Store::claim_due_message`), so that two
+    /// instances draining at once, even both believing they lead, never send one row twice;
+    /// the only exception is a row whose sender died or stalled mid-send, which is sent again
+    /// with the same Message-ID once its claim lapses, and counted.
     pub async fn drain(&self) -> Result<DrainRun, NotifyError> {
-        let now = self.clock.now();
-        let rows = self.store.due_messages(now, DRAIN_BATCH).await?;
+        self.drain_while(|| true).await
+    }
+
+    /// `drain`, asking `keep_going` before each email: the leader's drain stops between two
+    /// emails once it no longer leads.
+    pub async fn drain_while(
+        &self,
+        keep_going: impl Fn() -> bool,
+    ) -> Result<DrainRun, NotifyError> {
+        let sender = crate::ha::instance_id();
         let mut run = DrainRun::default();
-        for row in rows {
-            if run.unreachable {
+        for _ in 0..DRAIN_BATCH {
+            if !keep_going() {
                 break;
+            }
+            let now = self.clock.now();
+            let claim_until = now + self.claim_span();
+            let Some(row) = self
+                .store
+                .claim_due_message(sender, now, claim_until)
+                .await?
+            else {
+                break;
+            };
+            if let Some(from) = &row.reclaimed_from {
+                self.metrics
+                    .outbox_reclaimed
+                    .with_label_values(&[&row.level])
+                    .inc();
+                tracing::warn!(level = %row.level, message_id = %row.message_id, previous_sender = %from, "the previous sender's claim lapsed before it recorded an attempt: sending again with the same Message-ID (it may arrive twice)");
             }
             match self.send(&row).await {
                 Ok(()) => {
                     self.refusals().accepted();
                     self.store
-                        .record_attempt(&row.message_key, Attempt::Sent, now)
+                        .record_attempt(&row.message_key, sender, Attempt::Sent, now)
                         .await?;
                     self.metrics
                         .escalations_sent
@@ -351,7 +389,7 @@ impl Notifier {
                     run.sent += 1;
                 }
                 Err(e) => {
-                    let server_fault = self.failed(&row, &e, now).await?;
+                    let server_fault = self.failed(&row, sender, &e, now).await?;
                     run.failed += 1;
                     // The server cannot be reached, or refuses everything: the rest of the
                     // batch waits for the next run instead of failing one by one now.
@@ -359,9 +397,19 @@ impl Notifier {
                         || [reason::CONNECT, reason::TIMEOUT, reason::TLS].contains(&e.class());
                 }
             }
+            if run.unreachable {
+                break;
+            }
         }
         self.refresh_gauges().await?;
         Ok(run)
+    }
+
+    /// How long a claim holds: a send is bounded by `mail.timeout`, and recording it takes a
+    /// store round trip; a claim that outlives this is its sender's death or stall.
+    fn claim_span(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.config.mail.timeout).unwrap_or(chrono::Duration::hours(1))
+            + chrono::Duration::seconds(CLAIM_MARGIN_SECS)
     }
 
     async fn send(&self, row: &OutboxRow) -> Result<(), MailError> {
@@ -382,6 +430,7 @@ impl Notifier {
     async fn failed(
         &self,
         row: &OutboxRow,
+        sender: &str,
         e: &MailError,
         now: DateTime<Utc>,
     ) -> Result<bool, NotifyError> {
@@ -404,7 +453,12 @@ impl Notifier {
             next
         };
         self.store
-            .record_attempt(&row.message_key, Attempt::Failed { class, next, dead }, now)
+            .record_attempt(
+                &row.message_key,
+                sender,
+                Attempt::Failed { class, next, dead },
+                now,
+            )
             .await?;
         self.metrics
             .escalations_failed

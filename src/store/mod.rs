@@ -8,6 +8,7 @@ mod evaluation;
 mod handoffs;
 mod instance_lock;
 mod links;
+mod lease;
 mod open;
 mod outbox;
 mod stages;

@@ -55,6 +55,9 @@ pub struct OutboxRow {
     pub body: Vec<u8>,
     pub working_hours_only: i64,
     pub attempts: i64,
+    /// The sender whose claim on this row lapsed before it recorded an attempt: the email may
+    /// have reached the server already, and then arrives twice (same Message-ID).
+    pub reclaimed_from: Option<String>,
 }
 
 /// An outbox row as the API shows it: no body, the recipient masked by the caller.
@@ -114,17 +117,20 @@ impl Store {
     }
 
     /// Records decisions and queues their emails in one transaction: either all of a run is
-    /// kept, or none of it and the next run decides again. Keys already present are left as
-    /// they are. Returns the emails newly queued.
+    /// kept, or none of it and the next run decides again. When any decision is there already
+    /// (another instance, one that also believed it led, decided it first), none of the run is
+    /// kept: its digests would repeat those dossiers under other keys; the next run decides
+    /// again from the history. Returns the emails newly queued, or `None` when nothing was kept.
     pub async fn record_escalations(
         &self,
         decisions: &[EscalationKey],
         decided_at: DateTime<Utc>,
         messages: &[NewMessage],
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let mut tx = self.begin().await?;
+        let mut recorded = 0;
         for d in decisions {
-            on_tx!(tx, conn => sqlx::query(
+            recorded += on_tx!(tx, conn => sqlx::query(
                 "INSERT INTO escalations (source, dossier_id, level, cycle, decided_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
             )
@@ -135,12 +141,16 @@ impl Store {
             .bind(decided_at.timestamp())
             .execute(conn)
             .await
-            .map(drop))
+            .map(|r| r.rows_affected()))
             .map_err(failed("recording escalations"))?;
+        }
+        if recorded < decisions.len() as u64 {
+            // Dropping the transaction rolls it back.
+            return Ok(None);
         }
         let queued = insert_messages(&mut tx, messages, decided_at).await?;
         tx.commit().await?;
-        Ok(queued)
+        Ok(Some(queued))
     }
 
     /// Queues emails that no decision stands behind (reports); keys already present are kept.
@@ -155,27 +165,50 @@ impl Store {
         Ok(queued)
     }
 
-    /// Pending emails whose next attempt is due at `now`, oldest due first.
-    pub async fn due_messages(
+    /// Claims the pending email due first at `now` for `sender` until `expires`, or none. A
+    /// row claimed by another sender is skipped until that claim lapses; one whose claim lapsed
+    /// (its sender died or stalled mid-send) is taken over, with `reclaimed_from` set. On
+    /// PostgreSQL the row is picked `FOR UPDATE SKIP LOCKED`, so two senders claiming at the
+    /// same instant never get the same row; SQLite serves one process, whose writes are serial.
+    pub async fn claim_due_message(
         &self,
+        sender: &str,
         now: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<OutboxRow>, StoreError> {
-        on_pool!(self, p => sqlx::query_as(
-            "SELECT message_key, message_id, level, recipient, body, working_hours_only, attempts \
-             FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
-             ORDER BY next_attempt_at, message_key LIMIT $2",
-        )
-        .bind(now.timestamp())
-        .bind(limit)
-        .fetch_all(p)
-        .await)
-        .map_err(failed("reading due emails"))
+        expires: DateTime<Utc>,
+    ) -> Result<Option<OutboxRow>, StoreError> {
+        const PICK: &str = "SELECT message_key FROM outbox WHERE state = 'pending' \
+             AND next_attempt_at <= $3 AND (claim_expires_at IS NULL OR claim_expires_at <= $3) \
+             ORDER BY next_attempt_at, message_key LIMIT 1";
+        let claim = |lock: &str| {
+            format!(
+                "UPDATE outbox SET claimed_by = $1, claim_expires_at = $2, \
+                 reclaimed_from = claimed_by, \
+                 reclaims = reclaims + CASE WHEN claimed_by IS NULL THEN 0 ELSE 1 END \
+                 WHERE message_key IN ({PICK}{lock}) \
+                 RETURNING message_key, message_id, level, recipient, body, working_hours_only, \
+                 attempts, reclaimed_from"
+            )
+        };
+        let sql = match self.pool {
+            super::StorePool::Sqlite(_) => claim(""),
+            super::StorePool::Postgres(_) => claim(" FOR UPDATE SKIP LOCKED"),
+        };
+        on_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(sender)
+            .bind(expires.timestamp())
+            .bind(now.timestamp())
+            .fetch_optional(p)
+            .await)
+        .map_err(failed("claiming a due email"))
     }
 
+    /// Records an attempt by `sender` and releases its claim. A failure is recorded only while
+    /// the claim is still the sender's: once another took the row over, the row is theirs. A
+    /// send is always recorded, so that nobody sends that row again.
     pub async fn record_attempt(
         &self,
         key: &str,
+        sender: &str,
         attempt: Attempt<'_>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -190,13 +223,15 @@ impl Store {
         };
         on_pool!(self, p => sqlx::query(
             "UPDATE outbox SET state = $1, attempts = attempts + 1, last_error = $2, \
-             next_attempt_at = $3, sent_at = $4 WHERE message_key = $5",
+             next_attempt_at = $3, sent_at = $4, claimed_by = NULL, claim_expires_at = NULL \
+             WHERE message_key = $5 AND state = 'pending' AND ($1 = 'sent' OR claimed_by = $6)",
         )
         .bind(state)
         .bind(error)
         .bind(next.timestamp())
         .bind(sent)
         .bind(key)
+        .bind(sender)
         .execute(p)
         .await
         .map(drop))

@@ -53,6 +53,8 @@ const KEYS: &[(&str, bool)] = &[
     ("mail.retry_max_secs", false),
     ("metrics.max_procedure_labels", false),
     ("metrics.max_department_labels", false),
+    ("ha.lease_secs", false),
+    ("ha.renew_secs", false),
 ];
 
 /// A value as written in TOML.
@@ -181,7 +183,9 @@ name = "monthly"
 period = "month"
 schedule = "0 0 16 * * Fri"
 notify = ["centre_director"]
-{report}"#,
+{report}
+[ha]
+{ha}"#,
         service = line("service"),
         store = line("store"),
         sla = line("sla"),
@@ -195,6 +199,7 @@ notify = ["centre_director"]
         handoff = line("handoff[0]"),
         level = line("escalation.level[0]"),
         report = line("report[0]"),
+        ha = line("ha"),
     )
 }
 

@@ -587,26 +587,33 @@ async fn the_outbox_keeps_its_guarantees_on_a_postgresql_store() {
         )
         .await
         .unwrap();
-    assert_eq!(queued, 1);
+    assert_eq!(queued, Some(1));
     // The same decision and email again: nothing new.
     let again = store
         .record_escalations(&[key], now, &[message])
         .await
         .unwrap();
-    assert_eq!(again, 0);
+    assert_eq!(again, None, "decided already: nothing kept");
     let history = store.escalation_history("department_head").await.unwrap();
     assert_eq!(history[&("hcc".into(), "TP-1".into())], (now, 0));
 
-    assert!(
-        store.due_messages(now, 10).await.unwrap().is_empty(),
-        "waits for 13:30"
-    );
-    let due = store.due_messages(at(5, 13, 30), 10).await.unwrap();
-    assert_eq!(due.len(), 1);
+    let claim = |sender: &'static str, t: DateTime<Utc>| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_due_message(sender, t, t + chrono::Duration::seconds(60))
+                .await
+                .unwrap()
+        }
+    };
+    assert!(claim("a", now).await.is_none(), "waits for 13:30");
+    let due = claim("a", at(5, 13, 30)).await.expect("due at 13:30");
+    assert_eq!(due.reclaimed_from, None);
     let next = at(5, 14, 0);
     store
         .record_attempt(
-            &due[0].message_key,
+            &due.message_key,
+            "a",
             Attempt::Failed {
                 class: "connect",
                 next,
@@ -616,8 +623,9 @@ async fn the_outbox_keeps_its_guarantees_on_a_postgresql_store() {
         )
         .await
         .unwrap();
+    let due = claim("a", next).await.expect("due again at 14:00");
     store
-        .record_attempt(&due[0].message_key, Attempt::Sent, next)
+        .record_attempt(&due.message_key, "a", Attempt::Sent, next)
         .await
         .unwrap();
     assert_eq!(

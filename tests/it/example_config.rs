@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use hcc_monitor::config::{
-    Config, MAX_DEPARTMENT_LABELS, MAX_PROCEDURE_LABELS, MetricsConfig, Secret,
+    Config, HA_LEASE_SECS, HA_RENEW_SECS, HaConfig, MAX_DEPARTMENT_LABELS, MAX_PROCEDURE_LABELS,
+    MetricsConfig, Secret,
 };
 
 use crate::helpers::app::TestApp;
@@ -35,6 +36,14 @@ fn the_example_config_parses_with_every_section() {
         MetricsConfig {
             max_procedure_labels: MAX_PROCEDURE_LABELS,
             max_department_labels: MAX_DEPARTMENT_LABELS,
+        },
+        "the example shows the defaults"
+    );
+    assert_eq!(
+        config.ha,
+        HaConfig {
+            lease: std::time::Duration::from_secs(HA_LEASE_SECS),
+            renew: std::time::Duration::from_secs(HA_RENEW_SECS),
         },
         "the example shows the defaults"
     );

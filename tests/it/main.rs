@@ -12,6 +12,7 @@ mod demo_probes;
 mod escalation;
 mod evaluation;
 mod example_config;
+mod ha;
 mod handoffs;
 mod helpers;
 mod http;

@@ -17,6 +17,17 @@ pub fn pg_server() -> String {
     std::env::var("HCC_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
+/// The test PostgreSQL server's address, from its URL (scripts/test-deps.sh may have started a
+/// private cluster on another port).
+pub fn pg_addr() -> std::net::SocketAddr {
+    let url = pg_server();
+    let host_port = url.rsplit('@').next().unwrap_or(&url);
+    let host_port = host_port.split('/').next().unwrap_or(host_port);
+    host_port
+        .parse()
+        .unwrap_or_else(|e| panic!("HCC_TEST_PG_URL {url} has no IP:port: {e}"))
+}
+
 pub fn mysql_server() -> String {
     std::env::var("HCC_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
 }

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod db;
+pub mod instance;
 pub mod peers;
 pub mod prometheus;
 pub mod proxy;

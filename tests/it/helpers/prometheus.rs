@@ -1,5 +1,5 @@
 //! A real Prometheus server (Debian's `prometheus` package, see scripts/test-deps.sh) scraping one
-//! target every second with the given rule files, on a loopback port, its storage in a temporary
+//! or more targets every second with the given rule files, on a loopback port, its storage in a temporary
 //! directory. The process is killed when the handle drops, also when the test panics.
 
 use std::net::SocketAddr;
@@ -28,7 +28,15 @@ pub enum Answer {
 impl Prometheus {
     /// Starts Prometheus scraping `target` as job `job` and waits until it is ready.
     pub async fn start(job: &str, target: SocketAddr, rule_files: &[PathBuf]) -> Prometheus {
+        Prometheus::scraping(job, &[target], rule_files).await
+    }
+
+    /// Starts Prometheus scraping every one of `targets` as job `job` (instances of one
+    /// service, as for several instances on one store).
+    pub async fn scraping(job: &str, targets: &[SocketAddr], rule_files: &[PathBuf]) -> Prometheus {
         let dir = tempfile::tempdir().expect("tempdir");
+        let targets: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
+        let targets = targets.join(", ");
         let rules: Vec<String> = rule_files
             .iter()
             .map(|p| format!("  - {:?}\n", p.display().to_string()))
@@ -36,7 +44,7 @@ impl Prometheus {
         let config = format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
              rule_files:\n{}\
-             scrape_configs:\n  - job_name: {job:?}\n    static_configs:\n      - targets: [\"{target}\"]\n",
+             scrape_configs:\n  - job_name: {job:?}\n    static_configs:\n      - targets: [{targets}]\n",
             rules.concat()
         );
         let config_path = dir.path().join("prometheus.yml");

@@ -42,6 +42,17 @@ impl SmtpServer {
         SmtpServer::spawn(command, port, maildir).await
     }
 
+    /// Like `start`, but each message is accepted only `delay` after its data arrived, as a busy
+    /// relay does: a sender killed meanwhile leaves a message the server stores anyway.
+    pub async fn start_slow(port: u16, maildir: &Path, delay: Duration) -> SmtpServer {
+        let mut command = Command::new(python());
+        command
+            .args(["-c", SLOW, &port.to_string()])
+            .arg(maildir)
+            .arg(delay.as_secs_f64().to_string());
+        SmtpServer::spawn(command, port, maildir).await
+    }
+
     /// An aiosmtpd that answers every recipient with `reply` (e.g. a relay misconfigured to
     /// answer 500), storing nothing.
     pub async fn start_refusing(port: u16, reply: &str) -> SmtpServer {
@@ -118,6 +129,20 @@ class Refuse:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         return sys.argv[2]
 controller = Controller(Refuse(), hostname="127.0.0.1", port=int(sys.argv[1]))
+controller.start()
+while True:
+    time.sleep(3600)
+"#;
+
+const SLOW: &str = r#"
+import asyncio, sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+class Slow(Mailbox):
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(float(sys.argv[3]))
+        return await super().handle_DATA(server, session, envelope)
+controller = Controller(Slow(sys.argv[2]), hostname="127.0.0.1", port=int(sys.argv[1]))
 controller.start()
 while True:
     time.sleep(3600)
