@@ -42,7 +42,11 @@ enum Command {
     },
     /// Validate a config file, printing every problem at once.
     CheckConfig {
-        config: PathBuf,
+        #[arg(short, long, env = "HCC_CONFIG")]
+        config: Option<PathBuf>,
+        /// The config file, as older scripts pass it; the same as --config.
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
         /// Also open the store and every source.
         #[arg(long)]
         connect: bool,
@@ -62,12 +66,13 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         to: PathBuf,
     },
-    /// Poll every source once (incrementally) and exit.
+    /// Poll every source once (incrementally) and exit. What it reads is recorded as observed
+    /// now: to look at the past, poll and then run `dossiers` or `report` with --as-of.
     PollOnce {
         #[arg(short, long, env = "HCC_CONFIG")]
         config: PathBuf,
-        /// Replay as of this instant (RFC 3339), e.g. 2026-03-02T09:00:00+07:00.
-        #[arg(long)]
+        /// Refused: a live poll cannot observe the sources at another instant.
+        #[arg(long, hide = true)]
         as_of: Option<SupportedInstant>,
     },
     /// List open dossiers with their due instant, working time left and SLA state, least time
@@ -80,7 +85,7 @@ enum Command {
         as_of: Option<SupportedInstant>,
         /// Only this SLA state: on_track, at_risk, due_soon, overdue, paused.
         #[arg(long)]
-        state: Option<String>,
+        state: Option<hcc_monitor::sla::SlaState>,
         #[arg(long)]
         department: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
@@ -185,8 +190,8 @@ impl Command {
     /// The config file the command reads, if any.
     fn config_path(&self) -> Option<&std::path::Path> {
         match self {
+            Command::CheckConfig { config, file, .. } => file.as_deref().or(config.as_deref()),
             Command::Run { config }
-            | Command::CheckConfig { config, .. }
             | Command::Migrate { config }
             | Command::PollOnce { config, .. }
             | Command::Dossiers { config, .. }
@@ -246,7 +251,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { config } => {
             serve(Config::load(&config)?, None).await?;
         }
-        Command::CheckConfig { config, connect } => return check_config(&config, connect).await,
+        Command::CheckConfig {
+            config,
+            file,
+            connect,
+        } => {
+            let path = file.or(config).context(
+                "check-config needs the config file: --config FILE, HCC_CONFIG, or FILE",
+            )?;
+            return check_config(&path, connect).await;
+        }
         Command::Migrate { config } => {
             let config = Config::load(&config)?;
             Store::open_and_migrate(&config.store).await?;
@@ -262,11 +276,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::PollOnce { config, as_of } => {
+            // The rows a poll reads are the sources' state now; recording them as observed at
+            // another instant would write a status history that never happened.
+            if let Some(t) = as_of {
+                anyhow::bail!(
+                    "poll-once --as-of {}: a poll reads the sources as they are now and records \
+                     what it sees as observed now; run poll-once without --as-of, then \
+                     `dossiers --as-of` or `report --as-of` to look at a past instant",
+                    t.get().to_rfc3339()
+                );
+            }
             let config = Config::load(&config)?;
-            let clock: Arc<dyn Clock> = match as_of {
-                Some(t) => Arc::new(FixedClock(t.get())),
-                None => Arc::new(SystemClock),
-            };
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             let store = Store::open_and_migrate(&config.store).await?;
             let metrics = Arc::new(hcc_monitor::metrics::Metrics::new());
             let mut failed = false;
@@ -314,7 +335,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .filter(|v| {
                     hcc_monitor::http::api::matches(
                         v,
-                        state.as_deref(),
+                        state.map(hcc_monitor::sla::SlaState::as_str),
                         department.as_deref(),
                         None,
                     )
@@ -345,7 +366,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Handoffs { config, as_of } => {
             let config = Config::load(&config)?;
-            let store = Store::open_and_migrate(&config.store).await?;
+            let store = Store::open_existing(&config.store).await?;
             let clock: Arc<dyn Clock> = match as_of {
                 Some(t) => Arc::new(FixedClock(t.get())),
                 None => Arc::new(SystemClock),
@@ -386,7 +407,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
         } => {
             let config = Config::load(&config)?;
-            let store = Store::open_and_migrate(&config.store).await?;
+            let store = Store::open_existing(&config.store).await?;
             let dry_run = selection.dry_run;
             let filter = selection.filter().map_err(anyhow::Error::msg)?;
             let outcome = hcc_monitor::notify::act_on_outbox(
@@ -468,7 +489,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The store and the SLA engine, for commands that evaluate without running the service.
 async fn offline(path: &std::path::Path) -> anyhow::Result<(Config, Store, Evaluator)> {
     let config = Config::load(path)?;
-    let store = Store::open_and_migrate(&config.store).await?;
+    let store = Store::open_existing(&config.store).await?;
     let evaluator = Evaluator::new(
         &config,
         store.clone(),
@@ -587,10 +608,14 @@ async fn check_config(path: &std::path::Path, connect: bool) -> anyhow::Result<E
         return Ok(ExitCode::SUCCESS);
     }
     let mut ok = true;
-    match Store::open(&config.store).await {
+    // Without creating it: the check must leave no store behind that was not there.
+    match Store::open_existing(&config.store).await {
         Ok(store) => {
             println!("store ({}): reachable", store.backend());
             store.close().await;
+        }
+        Err(e @ hcc_monitor::store::StoreError::Missing { .. }) => {
+            println!("store: {e}; `run` creates it at the first start");
         }
         Err(e) => {
             ok = false;

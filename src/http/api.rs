@@ -50,12 +50,9 @@ pub async fn dossiers(
     State(state): State<AppState>,
     Query(q): Query<DossierQuery>,
 ) -> Result<Json<Page>, ApiError> {
-    if let Some(s) = q.sla_state.as_deref()
-        && !crate::sla::SlaState::ALL.iter().any(|x| x.as_str() == s)
-    {
-        return Err(ApiError::BadRequest(format!(
-            "sla_state {s:?}: expected on_track, at_risk, due_soon, overdue or paused"
-        )));
+    if let Some(s) = q.sla_state.as_deref() {
+        s.parse::<crate::sla::SlaState>()
+            .map_err(|e| ApiError::BadRequest(format!("sla_state: {e}")))?;
     }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     let offset = q.offset.unwrap_or(0);

@@ -23,4 +23,6 @@ pub use format::{format_count, format_decimal, format_percent, format_working_du
 pub use outcome::{OnTimeRule, Outcome, outcome};
 pub use progress::{ProgressTally, asked_too_often};
 pub use settings::{DueSoon, SlaPolicy, SlaSettings, SlaSettingsError};
-pub use state::{Evaluation, OpenDossier, PauseSpan, SlaState, evaluate, paused_working_secs};
+pub use state::{
+    Evaluation, OpenDossier, PauseSpan, SlaState, UnknownState, evaluate, paused_working_secs,
+};

@@ -4,6 +4,7 @@
 mod api;
 mod backup;
 mod cli;
+mod cli_guards;
 mod config_bounds;
 mod config_errors;
 mod dashboards;
