@@ -69,6 +69,11 @@ pub fn spawn_all(
         // At zero from the start, so that a job that never overlapped shows 0 rather than no data
         // (dashboards and alerts use increase() over it).
         metrics.job_skipped.with_label_values(&[&job.name]);
+        // Every result too: a series born at 1 on the first failure has no earlier sample, so
+        // `increase()` would miss exactly that failure.
+        for result in RESULTS {
+            metrics.job_runs.with_label_values(&[&job.name, result]);
+        }
         set.spawn(job_loop(job, time_zone, metrics.clone(), shutdown.clone()));
     }
     set
@@ -109,6 +114,9 @@ async fn job_loop(job: Job, time_zone: Tz, metrics: Arc<Metrics>, shutdown: Canc
         let _ = handle.await;
     }
 }
+
+/// The `result` label values of `hcc_job_runs_total`.
+const RESULTS: [&str; 4] = ["ok", "error", "timeout", "panic"];
 
 /// Runs the task in a task of its own, so a panic is caught as a `JoinError` and counted
 /// instead of taking the job loop down.

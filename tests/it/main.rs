@@ -1,6 +1,7 @@
 //! Integration tests, one binary: real PostgreSQL, MariaDB and SQLite sources, the service on a
 //! real port, the binary itself, a real Prometheus scraping it.
 
+mod alert_series;
 mod api;
 mod backup;
 mod cli;
