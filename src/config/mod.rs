@@ -2,6 +2,8 @@
 //! every problem at once, each naming its key and what was expected.
 
 mod defaults;
+#[cfg(test)]
+mod example_keys;
 mod notify;
 mod raw;
 mod schedule;
