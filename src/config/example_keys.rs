@@ -49,7 +49,10 @@ struct Fields {
 impl<'de> MapAccess<'de> for Fields {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         self.current = self.fields.next();
         self.current
             .map(|f| seed.deserialize(StrDeserializer::<Error>::new(f)))
@@ -67,7 +70,10 @@ struct One(Option<Schema>);
 impl<'de> SeqAccess<'de> for One {
     type Error = Error;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Error> {
         self.0.take().map(|s| seed.deserialize(s)).transpose()
     }
 }
@@ -75,9 +81,14 @@ impl<'de> SeqAccess<'de> for One {
 impl<'de> MapAccess<'de> for One {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         match self.0 {
-            Some(_) => seed.deserialize(StrDeserializer::<Error>::new("*")).map(Some),
+            Some(_) => seed
+                .deserialize(StrDeserializer::<Error>::new("*"))
+                .map(Some),
             None => Ok(None),
         }
     }
@@ -190,7 +201,12 @@ fn keys_of<T: for<'de> Deserialize<'de>>(prefix: &str) -> BTreeSet<String> {
         path: prefix.to_string(),
         keys: keys.clone(),
     })
-    .unwrap_or_else(|e| panic!("the schema reader cannot answer {}: {e}", std::any::type_name::<T>()));
+    .unwrap_or_else(|e| {
+        panic!(
+            "the schema reader cannot answer {}: {e}",
+            std::any::type_name::<T>()
+        )
+    });
     keys.take()
 }
 
@@ -228,7 +244,10 @@ fn the_schema_reader_finds_nested_keys_maps_and_arrays() {
     ] {
         assert!(keys.contains(expected), "{expected} not in {keys:?}");
     }
-    assert!(!keys.iter().any(|k| k.starts_with("sources")), "serde names");
+    assert!(
+        !keys.iter().any(|k| k.starts_with("sources")),
+        "serde names"
+    );
 }
 
 #[test]
@@ -257,5 +276,8 @@ fn the_example_config_shows_every_key_the_schema_accepts() {
             !set_in(&example, &path) && !leaf.is_some_and(commented)
         })
         .collect();
-    assert!(missing.is_empty(), "keys missing from the example config: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "keys missing from the example config: {missing:?}"
+    );
 }
