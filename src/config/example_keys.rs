@@ -42,7 +42,7 @@ impl Schema {
 /// The fields of one struct, each given once.
 struct Fields {
     parent: Schema,
-    fields: std::vec::IntoIter<&'static str>,
+    fields: std::iter::Copied<std::slice::Iter<'static, &'static str>>,
     current: Option<&'static str>,
 }
 
@@ -173,7 +173,7 @@ impl<'de> de::Deserializer<'de> for Schema {
         }
         visitor.visit_map(Fields {
             parent: self,
-            fields: fields.to_vec().into_iter(),
+            fields: fields.iter().copied(),
             current: None,
         })
     }

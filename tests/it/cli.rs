@@ -470,7 +470,7 @@ KQ = "resolved"
     );
     let a = &views[1];
     assert_eq!(
-        a["due_at"], "2026-03-05T01:00:00Z",
+        a["due_at"], "2026-03-05T01:00:00+00:00",
         "Thursday 08:00 in Hanoi"
     );
 
