@@ -16,6 +16,19 @@ use crate::config::CronSchedule;
 use crate::metrics::Metrics;
 
 pub type JobResult = Result<(), Box<dyn Error + Send + Sync>>;
+
+/// A failure its job has logged already (a poll logs its source going down and coming back):
+/// the run is counted as an error, and the scheduler does not log it a second time.
+#[derive(Debug)]
+pub struct Logged(pub Box<dyn Error + Send + Sync>);
+
+impl std::fmt::Display for Logged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Error for Logged {}
 type Task = Arc<dyn Fn(CancellationToken) -> BoxFuture<'static, JobResult> + Send + Sync>;
 
 /// A named task on a cron schedule.
@@ -136,6 +149,10 @@ async fn run_once(job: Job, metrics: Arc<Metrics>, token: CancellationToken) {
         }
         Ok(Err(join)) => {
             tracing::error!(job = %job.name, "run was cancelled: {join}");
+            "error"
+        }
+        Ok(Ok(Err(e))) if e.is::<Logged>() => {
+            tracing::debug!(job = %job.name, error = %e, "run failed");
             "error"
         }
         Ok(Ok(Err(e))) => {

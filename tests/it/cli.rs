@@ -190,7 +190,7 @@ fn json_logs_are_one_object_per_line_and_each_job_line_names_its_job_and_source(
     }
     let failed = events
         .iter()
-        .find(|e| e["fields"]["message"] == "poll failed")
+        .find(|e| e["fields"]["message"] == "poll failed; the source is down until a poll succeeds")
         .unwrap();
     assert_eq!(failed["level"], "WARN");
     assert_eq!(failed["fields"]["source"], "gone");

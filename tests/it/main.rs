@@ -21,6 +21,7 @@ mod http_input;
 mod outbox_recovery;
 mod poison_rows;
 mod probes;
+mod quiet_logs;
 mod reload;
 mod report;
 mod resilience;
