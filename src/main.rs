@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use hcc_monitor::app::{Application, cancel_on_signals};
-use hcc_monitor::clock::{Clock, FixedClock, SupportedInstant, SystemClock};
+use hcc_monitor::clock::{Clock, SupportedInstant, SystemClock};
 use hcc_monitor::config::{Config, LogFormat};
 use hcc_monitor::evaluate::{Evaluator, Period, PeriodStartDay};
 use hcc_monitor::report;
@@ -381,19 +381,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Handoffs { config, as_of } => {
             let config = Config::load(&config)?;
             let store = Store::open_existing(&config.store).await?;
-            let clock: Arc<dyn Clock> = match as_of {
-                Some(t) => Arc::new(FixedClock(t.get())),
-                None => Arc::new(SystemClock),
-            };
+            // Tracking records when the monitor first saw a transfer: now, whatever --as-of
+            // says; only the report is as of that instant.
             let handoffs = hcc_monitor::handoff::Handoffs::new(
                 config.handoffs.clone(),
                 store,
                 config.calendar.clone(),
                 Arc::new(hcc_monitor::metrics::Metrics::new()),
-                clock,
+                Arc::new(SystemClock),
             );
             handoffs.track_all().await?;
-            let report = handoffs.report(handoffs.now()).await?;
+            let as_of = as_of.map_or_else(|| handoffs.now(), SupportedInstant::get);
+            let report = handoffs.report(as_of).await?;
             print_handoffs(&report, config.calendar.time_zone());
         }
         Command::Calendar {
