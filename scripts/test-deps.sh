@@ -3,8 +3,10 @@
 # (127.0.0.1:5432 with trust auth, or a private cluster of our own), MariaDB (127.0.0.1:3306, root
 # without password), Prometheus' promtool and server binary, Alertmanager's amtool, and Python's
 # aiosmtpd (a real SMTP server) and icalendar in a virtual environment, and the Debian packaging
-# tools (dpkg-dev, binutils, file, lintian). Idempotent: what is already there and running is left alone,
-# and a system PostgreSQL's configuration is never edited.
+# tools (dpkg-dev, binutils, file, lintian). Only those, without recommended packages; the
+# packaged Prometheus and Alertmanager servers are neither started nor enabled at boot.
+# Idempotent: what is already there and running is left alone, and a system PostgreSQL's
+# configuration is never edited.
 #
 # It writes the settings the tests read (HCC_TEST_PG_URL, HCC_TEST_PYTHON) to $HCC_TEST_ENV
 # (default target/test-env.sh) for scripts/test.sh to source.
@@ -23,13 +25,31 @@ command -v dpkg-shlibdeps >/dev/null 2>&1 || missing+=(dpkg-dev)
 command -v objcopy >/dev/null 2>&1 || missing+=(binutils)
 command -v file >/dev/null 2>&1 || missing+=(file)
 command -v lintian >/dev/null 2>&1 || missing+=(lintian)
+# The tests start their own Prometheus on a loopback port, and of Alertmanager only amtool is
+# used: neither packaged server may start. While installing, policy-rc.d (which invoke-rc.d and
+# deb-systemd-invoke ask) refuses to start those two and lets every other package start as
+# usual; one the machine already has is left as it is, and ours is removed on exit.
+policy=/usr/sbin/policy-rc.d
+block_prometheus_start() {
+    [ -e "$policy" ] && return 0
+    as_root tee "$policy" >/dev/null <<'POLICY'
+#!/bin/sh
+# Written by hcc-monitor's scripts/test-deps.sh while it installs packages; removed after.
+case "$1" in prometheus|prometheus-alertmanager) exit 101 ;; esac
+exit 0
+POLICY
+    as_root chmod 755 "$policy"
+    trap 'as_root rm -f "$policy"' EXIT
+}
+
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
+    if [[ " ${missing[*]} " == *" prometheus"* ]]; then
+        block_prometheus_start
+    fi
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    # The tests start their own Prometheus on a loopback port; the packaged server is not wanted
-    # at boot on a test machine.
-    # The same for Alertmanager: only amtool is used, to check the example configuration.
+    # Not started, and not enabled at boot either (the packages enable their unit).
     if command -v systemctl >/dev/null 2>&1; then
         for unit in prometheus prometheus-alertmanager; do
             if [[ " ${missing[*]} " == *" $unit "* ]]; then

@@ -24,7 +24,7 @@ use crate::http::{Access, AppState, ReloadRequest, router, tls};
 use crate::metrics::Metrics;
 use crate::notify::{MailError, Mailer, Notifier, TemplateError, Templates};
 use crate::probe::{Probe, SoftwareReader};
-use crate::scheduler::{self, Job};
+use crate::scheduler::{self, Job, Logged};
 use crate::source::{PollMode, Poller, SourceError};
 use crate::store::{InstanceLock, Store, StoreError};
 
@@ -510,7 +510,7 @@ impl Generation {
                             // last one, so nothing is lost and a hanging source cannot hold up
                             // the exit.
                             tokio::select! {
-                                result = p.poll(mode) => result.map(drop)?,
+                                result = p.poll(mode) => result.map(drop).map_err(|e| Logged(e.into()))?,
                                 () = stop.cancelled() => tracing::info!(source = p.name(), "poll abandoned at shutdown"),
                             }
                             Ok(())

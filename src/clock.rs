@@ -37,6 +37,12 @@ pub const SUPPORTED_UNTIL: &str = "2101-01-01T00:00:00Z";
 pub enum InstantError {
     #[error("{0:?} is not an RFC 3339 instant, e.g. 2026-03-02T09:00:00+07:00")]
     Unreadable(String),
+    /// A date alone: which zone's midnight it means is not for the service to guess.
+    #[error(
+        "{0} is a date, not an instant: give the time and the offset, e.g. {0}T00:00:00+07:00 \
+         for the start of that day in Vietnam"
+    )]
+    DateOnly(chrono::NaiveDate),
     #[error(
         "{0} is outside the supported range: years 2000 to 2100 \
          ({SUPPORTED_FROM} to before {SUPPORTED_UNTIL})"
@@ -73,6 +79,9 @@ impl std::str::FromStr for SupportedInstant {
     type Err = InstantError;
 
     fn from_str(s: &str) -> Result<SupportedInstant, InstantError> {
+        if let Ok(date) = s.parse::<chrono::NaiveDate>() {
+            return Err(InstantError::DateOnly(date));
+        }
         let t = s
             .parse::<DateTime<Utc>>()
             .map_err(|_| InstantError::Unreadable(s.chars().take(64).collect()))?;

@@ -5,7 +5,19 @@ use serde::{Deserialize, Serialize};
 
 /// Canonical dossier states, numbered as the national portal's TrangThaiHoSo (1-10), because every
 /// provincial system already maps its local states onto those.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Submitted,

@@ -45,5 +45,7 @@ pub mod sla;
 pub mod source;
 /// The service's own database (SQLite or PostgreSQL): dossiers, history, watermarks.
 pub mod store;
+/// Runs of failures, so that logs say "down" and "recovered" once each.
+pub mod streak;
 /// Aligned text tables for the terminal.
 pub mod table;

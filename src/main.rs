@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use hcc_monitor::app::{Application, cancel_on_signals};
-use hcc_monitor::clock::{Clock, FixedClock, SupportedInstant, SystemClock};
+use hcc_monitor::clock::{Clock, SupportedInstant, SystemClock};
 use hcc_monitor::config::{Config, LogFormat};
 use hcc_monitor::evaluate::{Evaluator, Period, PeriodStartDay};
 use hcc_monitor::report;
@@ -43,7 +43,11 @@ enum Command {
     },
     /// Validate a config file, printing every problem at once.
     CheckConfig {
-        config: PathBuf,
+        #[arg(short, long, env = "HCC_CONFIG")]
+        config: Option<PathBuf>,
+        /// The config file, as older scripts pass it; the same as --config.
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
         /// Also open the store and every source.
         #[arg(long)]
         connect: bool,
@@ -63,12 +67,13 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         to: PathBuf,
     },
-    /// Poll every source once (incrementally) and exit.
+    /// Poll every source once (incrementally) and exit. What it reads is recorded as observed
+    /// now: to look at the past, poll and then run `dossiers` or `report` with --as-of.
     PollOnce {
         #[arg(short, long, env = "HCC_CONFIG")]
         config: PathBuf,
-        /// Replay as of this instant (RFC 3339), e.g. 2026-03-02T09:00:00+07:00.
-        #[arg(long)]
+        /// Refused: a live poll cannot observe the sources at another instant.
+        #[arg(long, hide = true)]
         as_of: Option<SupportedInstant>,
     },
     /// List open dossiers with their due instant, working time left and SLA state, least time
@@ -81,7 +86,7 @@ enum Command {
         as_of: Option<SupportedInstant>,
         /// Only this SLA state: on_track, at_risk, due_soon, overdue, paused.
         #[arg(long)]
-        state: Option<String>,
+        state: Option<hcc_monitor::sla::SlaState>,
         #[arg(long)]
         department: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
@@ -186,8 +191,8 @@ impl Command {
     /// The config file the command reads, if any.
     fn config_path(&self) -> Option<&std::path::Path> {
         match self {
+            Command::CheckConfig { config, file, .. } => file.as_deref().or(config.as_deref()),
             Command::Run { config }
-            | Command::CheckConfig { config, .. }
             | Command::Migrate { config }
             | Command::PollOnce { config, .. }
             | Command::Dossiers { config, .. }
@@ -236,10 +241,24 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each cause once: most of our errors already quote their source in
+/// their own message, which `{:#}` would print a second time ("... (os error 20): ... (os error
+/// 20)").
+fn describe(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -247,7 +266,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { config } => {
             serve(Config::load(&config)?, None).await?;
         }
-        Command::CheckConfig { config, connect } => return check_config(&config, connect).await,
+        Command::CheckConfig {
+            config,
+            file,
+            connect,
+        } => {
+            let path = file.or(config).context(
+                "check-config needs the config file: --config FILE, HCC_CONFIG, or FILE",
+            )?;
+            return check_config(&path, connect).await;
+        }
         Command::Migrate { config } => {
             let config = Config::load(&config)?;
             Store::open_and_migrate(&config.store).await?;
@@ -263,11 +291,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::PollOnce { config, as_of } => {
+            // The rows a poll reads are the sources' state now; recording them as observed at
+            // another instant would write a status history that never happened.
+            if let Some(t) = as_of {
+                anyhow::bail!(
+                    "poll-once --as-of {}: a poll reads the sources as they are now and records \
+                     what it sees as observed now; run poll-once without --as-of, then \
+                     `dossiers --as-of` or `report --as-of` to look at a past instant",
+                    t.get().to_rfc3339()
+                );
+            }
             let config = Config::load(&config)?;
-            let clock: Arc<dyn Clock> = match as_of {
-                Some(t) => Arc::new(FixedClock(t.get())),
-                None => Arc::new(SystemClock),
-            };
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             let store = Store::open_and_migrate(&config.store).await?;
             let metrics = Arc::new(hcc_monitor::metrics::Metrics::new());
             let mut failed = false;
@@ -315,7 +350,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .filter(|v| {
                     hcc_monitor::http::api::matches(
                         v,
-                        state.as_deref(),
+                        state.map(hcc_monitor::sla::SlaState::as_str),
                         department.as_deref(),
                         None,
                     )
@@ -347,20 +382,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Handoffs { config, as_of } => {
             let config = Config::load(&config)?;
-            let store = Store::open_and_migrate(&config.store).await?;
-            let clock: Arc<dyn Clock> = match as_of {
-                Some(t) => Arc::new(FixedClock(t.get())),
-                None => Arc::new(SystemClock),
-            };
+            let store = Store::open_existing(&config.store).await?;
+            // Tracking records when the monitor first saw a transfer: now, whatever --as-of
+            // says; only the report is as of that instant.
             let handoffs = hcc_monitor::handoff::Handoffs::new(
                 config.handoffs.clone(),
                 store,
                 config.calendar.clone(),
                 Arc::new(hcc_monitor::metrics::Metrics::new()),
-                clock,
+                Arc::new(SystemClock),
             );
             handoffs.track_all().await?;
-            let report = handoffs.report(handoffs.now()).await?;
+            let as_of = as_of.map_or_else(|| handoffs.now(), SupportedInstant::get);
+            let report = handoffs.report(as_of).await?;
             print_handoffs(&report, config.calendar.time_zone());
         }
         Command::Calendar {
@@ -388,7 +422,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
         } => {
             let config = Config::load(&config)?;
-            let store = Store::open_and_migrate(&config.store).await?;
+            let store = Store::open_existing(&config.store).await?;
             let dry_run = selection.dry_run;
             let filter = selection.filter().map_err(anyhow::Error::msg)?;
             let outcome = hcc_monitor::notify::act_on_outbox(
@@ -470,7 +504,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The store and the SLA engine, for commands that evaluate without running the service.
 async fn offline(path: &std::path::Path) -> anyhow::Result<(Config, Store, Evaluator)> {
     let config = Config::load(path)?;
-    let store = Store::open_and_migrate(&config.store).await?;
+    let store = Store::open_existing(&config.store).await?;
     let evaluator = Evaluator::new(
         &config,
         store.clone(),
@@ -595,10 +629,14 @@ async fn check_config(path: &std::path::Path, connect: bool) -> anyhow::Result<E
         return Ok(ExitCode::SUCCESS);
     }
     let mut ok = true;
-    match Store::open(&config.store).await {
+    // Without creating it: the check must leave no store behind that was not there.
+    match Store::open_existing(&config.store).await {
         Ok(store) => {
             println!("store ({}): reachable", store.backend());
             store.close().await;
+        }
+        Err(e @ hcc_monitor::store::StoreError::Missing { .. }) => {
+            println!("store: {e}; `run` creates it at the first start");
         }
         Err(e) => {
             ok = false;

@@ -16,6 +16,19 @@ use crate::config::CronSchedule;
 use crate::metrics::Metrics;
 
 pub type JobResult = Result<(), Box<dyn Error + Send + Sync>>;
+
+/// A failure its job has logged already (a poll logs its source going down and coming back):
+/// the run is counted as an error, and the scheduler does not log it a second time.
+#[derive(Debug)]
+pub struct Logged(pub Box<dyn Error + Send + Sync>);
+
+impl std::fmt::Display for Logged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Error for Logged {}
 type Task = Arc<dyn Fn(CancellationToken) -> BoxFuture<'static, JobResult> + Send + Sync>;
 
 /// A named task on a cron schedule.
@@ -88,6 +101,11 @@ pub fn spawn_all(
         // At zero from the start, so that a job that never overlapped shows 0 rather than no data
         // (dashboards and alerts use increase() over it).
         metrics.job_skipped.with_label_values(&[&job.name]);
+        // Every result too: a series born at 1 on the first failure has no earlier sample, so
+        // `increase()` would miss exactly that failure.
+        for result in RESULTS {
+            metrics.job_runs.with_label_values(&[&job.name, result]);
+        }
         set.spawn(job_loop(job, time_zone, metrics.clone(), shutdown.clone()));
     }
     set
@@ -129,6 +147,9 @@ async fn job_loop(job: Job, time_zone: Tz, metrics: Arc<Metrics>, shutdown: Canc
     }
 }
 
+/// The `result` label values of `hcc_job_runs_total`.
+const RESULTS: [&str; 4] = ["ok", "error", "timeout", "panic"];
+
 /// Runs the task in a task of its own, so a panic is caught as a `JoinError` and counted
 /// instead of taking the job loop down.
 async fn run_once(job: Job, metrics: Arc<Metrics>, token: CancellationToken) {
@@ -147,6 +168,10 @@ async fn run_once(job: Job, metrics: Arc<Metrics>, token: CancellationToken) {
         }
         Ok(Err(join)) => {
             tracing::error!(job = %job.name, "run was cancelled: {join}");
+            "error"
+        }
+        Ok(Ok(Err(e))) if e.is::<Logged>() => {
+            tracing::debug!(job = %job.name, error = %e, "run failed");
             "error"
         }
         Ok(Ok(Err(e))) => {

@@ -2,7 +2,10 @@
 //! every problem at once, each naming its key and what was expected.
 
 mod defaults;
+#[cfg(test)]
+mod example_keys;
 mod identity;
+mod lenient;
 mod notify;
 mod raw;
 mod schedule;
@@ -251,20 +254,12 @@ impl Config {
             path: path.to_path_buf(),
             message,
         };
-        let de = toml::Deserializer::parse(text).map_err(|e| parse_error(e.to_string()))?;
-        let mut unknown = Vec::new();
-        let raw: raw::RawConfig = serde_ignored::deserialize(de, |key| {
-            unknown.push(key_path(&key));
-        })
-        .map_err(|e| parse_error(e.to_string()))?;
-        let mut problems: Vec<Problem> = unknown
-            .into_iter()
-            .map(|key| Problem {
-                message: "unknown key (check its spelling and section)".to_string(),
-                key,
-            })
-            .collect();
-        let config = validate::validate(path, raw, &env, &mut problems);
+        let read = lenient::read(text).map_err(|e| parse_error(e.to_string()))?;
+        let refused: Vec<String> = read.problems.iter().map(|p| p.key.clone()).collect();
+        let mut problems = read.problems;
+        let mut checked = Vec::new();
+        let config = validate::validate(path, read.raw, &env, &mut checked);
+        problems.extend(lenient::without_echoes(checked, &refused));
         match config {
             Some(config) if problems.is_empty() => Ok(config),
             _ => Err(ConfigError::Invalid {

@@ -102,7 +102,10 @@ pub struct RawCatalogue {
 /// `"3 working days"`, or `{ time = "same day", next_day_after = "15:00" }` for a procedure
 /// that starts counting the next working day when received late in the day.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "expected a statutory time such as \"3 working days\", or a table such as { time = \"same day\", next_day_after = \"15:00\" }"
+)]
 pub enum RawProcedure {
     Time(String),
     Detailed(RawProcedureTable),

@@ -67,10 +67,10 @@ pub async fn prepare(
     // The config names its files by absolute path: relative ones would be read against the
     // config's own folder, which `dir` already is.
     let dir = &std::path::absolute(dir).map_err(files(dir))?;
+    // Written at every start: the service's port and the probe targets after it both follow
+    // --listen, so a config kept from an earlier run on another port would probe nothing.
     let config = dir.join("hcc-monitor.toml");
-    if !config.exists() {
-        std::fs::write(&config, config_text(dir, listen)).map_err(files(dir))?;
-    }
+    std::fs::write(&config, config_text(dir, listen)).map_err(files(dir))?;
     Ok(config)
 }
 

@@ -53,7 +53,7 @@ fn set_periods<K, const N: usize>(
 
 /// An open dossier as the SLA engine sees it at an instant. No personal data: the dossier id
 /// and the procedure only.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OpenView {
     pub source: String,
     pub dossier_id: String,
@@ -61,9 +61,13 @@ pub struct OpenView {
     pub procedure_name: Option<String>,
     pub department: String,
     pub status: Status,
+    #[serde(serialize_with = "crate::http::instant::rfc3339")]
     pub received_at: DateTime<Utc>,
     /// The deadline that counts (paused time added when the policy says so).
+    #[serde(serialize_with = "crate::http::instant::rfc3339_opt")]
     pub due_at: Option<DateTime<Utc>>,
+    /// on_track, at_risk, due_soon, overdue or paused.
+    #[schema(value_type = String)]
     pub sla_state: &'static str,
     pub elapsed_working_secs: i64,
     pub left_working_secs: Option<i64>,
@@ -73,18 +77,21 @@ pub struct OpenView {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub handed_over_to: Vec<HandedOver>,
     #[serde(skip)]
+    #[schema(ignore)]
     pub evaluation: Evaluation,
 }
 
 /// A dossier as a department's own system shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct HandedOver {
     pub source: String,
     /// Its canonical status there, and the system's own code.
     pub status: String,
     pub raw_status: String,
     /// When the department's system received it.
+    #[serde(serialize_with = "crate::http::instant::rfc3339")]
     pub received_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::http::instant::rfc3339_opt")]
     pub resolved_at: Option<DateTime<Utc>>,
 }
 

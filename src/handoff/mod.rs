@@ -24,17 +24,18 @@ use crate::scheduler::Job;
 use crate::store::{Store, StoreError};
 
 /// A handoff pending longer than its threshold, in working time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StuckHandoff {
     pub dossier_id: String,
     pub department: String,
     pub procedure_code: String,
+    #[serde(serialize_with = "crate::http::instant::rfc3339")]
     pub transferred_at: DateTime<Utc>,
     pub pending_working_seconds: i64,
 }
 
 /// The state of one pair of sources at an instant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PairStatus {
     pub from: String,
     pub to: String,
@@ -44,8 +45,9 @@ pub struct PairStatus {
     pub stuck: Vec<StuckHandoff>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct HandoffReport {
+    #[serde(serialize_with = "crate::http::instant::rfc3339")]
     pub as_of: DateTime<Utc>,
     pub handoffs: Vec<PairStatus>,
 }

@@ -2,11 +2,11 @@
 //! personal data leaves: dossier id and procedure only.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, AppState};
+use super::{ApiError, ApiPath, ApiQuery, AppState, ErrorBody};
 use crate::clock::SupportedInstant;
 use crate::evaluate::{OpenView, Period, PeriodStartDay};
 use crate::report;
@@ -14,22 +14,28 @@ use crate::report;
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DossierQuery {
+    /// on_track, at_risk, due_soon, overdue or paused.
     sla_state: Option<String>,
     department: Option<String>,
     source: Option<String>,
+    /// An RFC 3339 instant with its offset, years 2000 to 2100; a date alone is refused.
+    #[param(value_type = Option<String>, format = DateTime)]
     as_of: Option<SupportedInstant>,
+    /// At most 1000; default 100.
     limit: Option<usize>,
     offset: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page {
     total: usize,
     offset: usize,
     limit: usize,
+    #[serde(serialize_with = "crate::http::instant::rfc3339")]
     as_of: DateTime<Utc>,
     items: Vec<OpenView>,
 }
@@ -46,16 +52,18 @@ pub fn matches(
         && source.is_none_or(|s| v.source == s)
 }
 
+/// Open dossiers, least working time left first.
+#[utoipa::path(get, path = "/api/v1/dossiers", params(DossierQuery), responses(
+    (status = 200, body = Page),
+    (status = 400, body = ErrorBody, description = "An unknown parameter or a bad value"),
+))]
 pub async fn dossiers(
     State(state): State<AppState>,
-    Query(q): Query<DossierQuery>,
+    ApiQuery(q): ApiQuery<DossierQuery>,
 ) -> Result<Json<Page>, ApiError> {
-    if let Some(s) = q.sla_state.as_deref()
-        && !crate::sla::SlaState::ALL.iter().any(|x| x.as_str() == s)
-    {
-        return Err(ApiError::BadRequest(format!(
-            "sla_state {s:?}: expected on_track, at_risk, due_soon, overdue or paused"
-        )));
+    if let Some(s) = q.sla_state.as_deref() {
+        s.parse::<crate::sla::SlaState>()
+            .map_err(|e| ApiError::BadRequest(format!("sla_state: {e}")))?;
     }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     let offset = q.offset.unwrap_or(0);
@@ -86,18 +94,28 @@ pub async fn dossiers(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SummaryQuery {
+    /// day (the default), week, month, quarter or year.
+    #[param(value_type = Option<String>)]
     period: Option<Period>,
-    /// Default: `[reporting] period_start_day`.
+    /// 1 to 28. Default: `[reporting] period_start_day`.
     period_start_day: Option<i64>,
+    /// An RFC 3339 instant with its offset, years 2000 to 2100; a date alone is refused.
+    #[param(value_type = Option<String>, format = DateTime)]
     as_of: Option<SupportedInstant>,
 }
 
+/// The official report's figures for the period containing `as_of`.
+#[utoipa::path(get, path = "/api/v1/summary", params(SummaryQuery), responses(
+    (status = 200, body = crate::report::JsonReport),
+    (status = 400, body = ErrorBody, description = "An unknown parameter or a bad value"),
+))]
 pub async fn summary(
     State(state): State<AppState>,
-    Query(q): Query<SummaryQuery>,
+    ApiQuery(q): ApiQuery<SummaryQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let as_of = q
@@ -123,16 +141,22 @@ pub async fn summary(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
+    /// The latest emails listed, 0 to 1000; default 100.
     limit: Option<i64>,
 }
 
 /// Emails by state and level, and the latest ones with masked recipients and no bodies.
+#[utoipa::path(get, path = "/api/v1/outbox", params(OutboxQuery), responses(
+    (status = 200, body = crate::notify::OutboxStatus),
+    (status = 400, body = ErrorBody, description = "An unknown parameter or a bad value"),
+))]
 pub async fn outbox(
     State(state): State<AppState>,
-    Query(q): Query<OutboxQuery>,
+    ApiQuery(q): ApiQuery<OutboxQuery>,
 ) -> Result<Json<crate::notify::OutboxStatus>, ApiError> {
     let limit = q
         .limit
@@ -145,10 +169,17 @@ pub async fn outbox(
 
 /// `POST /api/v1/outbox/{list|retry|discard}`: the IT page's buttons and `hcc-monitor outbox`
 /// alike; the answer lists the rows named (recipients masked) and how many changed.
+#[utoipa::path(post, path = "/api/v1/outbox/{action}", params(
+    ("action" = crate::notify::OutboxAction, Path, description = "list, retry or discard"),
+    crate::notify::OutboxSelection,
+), responses(
+    (status = 200, body = crate::notify::OutboxOutcome),
+    (status = 400, body = ErrorBody, description = "An unknown action or parameter, or a bad value"),
+))]
 pub async fn outbox_action(
     State(state): State<AppState>,
-    axum::extract::Path(action): axum::extract::Path<crate::notify::OutboxAction>,
-    Query(selection): Query<crate::notify::OutboxSelection>,
+    ApiPath(action): ApiPath<crate::notify::OutboxAction>,
+    ApiQuery(selection): ApiQuery<crate::notify::OutboxSelection>,
 ) -> Result<Json<crate::notify::OutboxOutcome>, ApiError> {
     let dry_run = selection.dry_run;
     let filter = selection.filter().map_err(ApiError::BadRequest)?;

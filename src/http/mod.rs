@@ -7,6 +7,8 @@ mod auth;
 mod error;
 mod handoffs;
 mod health;
+pub mod instant;
+mod openapi;
 pub mod tls;
 
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
 pub use auth::Access;
-pub use error::ApiError;
+pub use error::{ApiError, ApiPath, ApiQuery, ErrorBody};
 
 use crate::clock::Clock;
 use crate::evaluate::Evaluator;
@@ -55,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/handoffs", get(handoffs::stuck))
         .route("/api/v1/outbox", get(api::outbox))
         .route("/api/v1/outbox/{action}", post(api::outbox_action))
+        .route(openapi::PATH, get(openapi::document))
         .route("/-/reload", post(reload))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -73,8 +73,9 @@ pub struct DrainRun {
 }
 
 /// Counts by state and level, and the latest emails with masked recipients.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OutboxStatus {
+    /// Emails by state, then by level.
     pub counts: BTreeMap<String, BTreeMap<String, i64>>,
     pub latest: Vec<OutboxEntry>,
 }

@@ -12,7 +12,9 @@ use crate::store::{OutboxEntry, OutboxFilter, Store, StoreError, outbox_state};
 /// Rows one action reads at most: an operator acting on more narrows the filter or repeats.
 pub const MAX_ROWS: i64 = 10_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum OutboxAction {
     List,
@@ -42,8 +44,9 @@ impl OutboxAction {
 }
 
 /// The rows an operator names, as the CLI's flags and the API's query parameters read.
-#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
+#[derive(Debug, Clone, Default, Deserialize, clap::Args, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OutboxSelection {
     /// Only this escalation level (or `report:<name>`).
     #[arg(long)]
@@ -59,9 +62,11 @@ pub struct OutboxSelection {
     pub state: Option<String>,
     /// Only rows queued at or after this instant (RFC 3339).
     #[arg(long)]
+    #[param(value_type = Option<String>, format = DateTime)]
     pub since: Option<SupportedInstant>,
     /// Only rows queued before this instant (RFC 3339).
     #[arg(long)]
+    #[param(value_type = Option<String>, format = DateTime)]
     pub until: Option<SupportedInstant>,
     /// Say what would change, change nothing.
     #[arg(long)]
@@ -89,7 +94,7 @@ impl OutboxSelection {
 }
 
 /// What an action found and did; recipients masked.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OutboxOutcome {
     pub action: OutboxAction,
     pub dry_run: bool,

@@ -164,6 +164,7 @@ pub struct Probe {
     cfg: ProbeConfig,
     check: Check,
     metrics: Arc<Metrics>,
+    failures: crate::streak::Streak,
 }
 
 /// The job's own limit is a little longer than the probe's, so that the probe reports its
@@ -207,6 +208,7 @@ impl Probe {
             cfg,
             check,
             metrics,
+            failures: crate::streak::Streak::default(),
         })
     }
 
@@ -255,14 +257,25 @@ impl Probe {
             // A number from an earlier run would pass for a current one.
             _ => drop(m.probe_value.remove_label_values(&[name])),
         }
-        match failure {
-            None => tracing::debug!(probe = name, ?took, "probe succeeded"),
-            Some(f) => {
-                m.probe_failures
-                    .with_label_values(&[name, f.reason.as_str()])
-                    .inc();
-                tracing::warn!(probe = name, reason = f.reason.as_str(), error = %f.message, "probe failed");
+        if let Some(f) = failure {
+            m.probe_failures
+                .with_label_values(&[name, f.reason.as_str()])
+                .inc();
+        }
+        // Once when it goes down and once when it is back: a device down for a day would
+        // otherwise log the same line every run.
+        use crate::streak::Change;
+        match (self.failures.record(failure.is_none()), failure) {
+            (Change::WentDown, Some(f)) => {
+                tracing::warn!(probe = name, reason = f.reason.as_str(), error = %f.message, "probe failed; it is down until a run succeeds");
             }
+            (Change::StillDown(runs), Some(f)) => {
+                tracing::debug!(probe = name, runs, reason = f.reason.as_str(), error = %f.message, "probe still failing");
+            }
+            (Change::Recovered(runs), _) => {
+                tracing::info!(probe = name, failed_runs = runs, ?took, "probe recovered");
+            }
+            _ => tracing::debug!(probe = name, ?took, "probe succeeded"),
         }
     }
 

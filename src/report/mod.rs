@@ -10,14 +10,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;
 
-pub use render::{Format, grid, progress_points, render};
+pub use render::{Format, JsonReport, JsonRow, grid, progress_points, render};
 
 use crate::dossier::{Channel, Status};
 use crate::evaluate::{Evaluator, Period, PeriodStartDay, supplement_requests};
 use crate::sla::{Outcome, ProgressTally, SlaState};
 use crate::store::{Store, StoreError};
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ReportRow {
     pub department: String,
     /// Received in the period.

@@ -159,20 +159,25 @@ fn csv(report: &Report) -> String {
     String::from_utf8(out).expect("CSV of UTF-8 cells is UTF-8")
 }
 
-#[derive(Serialize)]
-struct JsonRow<'a> {
+/// A row of the JSON report (and of `/api/v1/summary`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct JsonRow<'a> {
     #[serde(flatten)]
     row: &'a ReportRow,
     on_time_rate: Option<f64>,
     progress_score: Option<f64>,
 }
 
-#[derive(Serialize)]
-struct JsonReport<'a> {
+/// The JSON report, as `report --format json` prints it and `/api/v1/summary` answers.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct JsonReport<'a> {
     period: &'a str,
     period_start_day: u32,
+    #[schema(format = DateTime)]
     from: String,
+    #[schema(format = DateTime)]
     to: String,
+    #[schema(format = DateTime)]
     as_of: String,
     rows: Vec<JsonRow<'a>>,
     total: JsonRow<'a>,

@@ -26,4 +26,6 @@ pub use format::{
 pub use outcome::{OnTimeRule, Outcome, outcome};
 pub use progress::{ProgressTally, asked_too_often};
 pub use settings::{DueSoon, SlaPolicy, SlaSettings, SlaSettingsError};
-pub use state::{Evaluation, OpenDossier, PauseSpan, SlaState, evaluate, paused_working_secs};
+pub use state::{
+    Evaluation, OpenDossier, PauseSpan, SlaState, UnknownState, evaluate, paused_working_secs,
+};

@@ -18,7 +18,7 @@ pub const PROGRESS_POINTS: f64 = 20.0;
 pub const SUPPLEMENT_REQUESTS_ALLOWED: usize = 1;
 
 /// The dossiers of a period that the score counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ProgressTally {
     /// Resolved in the period, or open at its end.
     pub handled: u64,

@@ -35,6 +35,23 @@ impl SlaState {
     }
 }
 
+/// A state name that is none of [`SlaState::ALL`]; the message lists the valid ones, since a
+/// filter on a misspelt state would otherwise match nothing and look like good news.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown SLA state {0:?}: expected on_track, at_risk, due_soon, overdue or paused")]
+pub struct UnknownState(pub String);
+
+impl std::str::FromStr for SlaState {
+    type Err = UnknownState;
+
+    fn from_str(s: &str) -> Result<SlaState, UnknownState> {
+        SlaState::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| UnknownState(s.to_string()))
+    }
+}
+
 /// A span spent in a paused status; `end` is `None` while the pause lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PauseSpan {

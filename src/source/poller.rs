@@ -69,6 +69,7 @@ pub struct Poller {
     deadlines: Deadlines,
     /// A poll and a resync of one source never overlap: both move its watermark.
     running: tokio::sync::Mutex<()>,
+    failures: crate::streak::Streak,
 }
 
 impl Poller {
@@ -96,6 +97,7 @@ impl Poller {
             clock,
             deadlines,
             running: tokio::sync::Mutex::new(()),
+            failures: crate::streak::Streak::default(),
         })
     }
 
@@ -121,6 +123,26 @@ impl Poller {
             .source_poll_duration
             .with_label_values(&[name])
             .observe(started.elapsed().as_secs_f64());
+        // The log tells when the source went down and when it is back; each failed poll is
+        // also counted (hcc_source_poll_errors_total) and its job's run fails quietly.
+        use crate::streak::Change;
+        match (self.failures.record(result.is_ok()), &result) {
+            (Change::Recovered(polls), _) => {
+                tracing::info!(
+                    source = name,
+                    mode = mode.as_str(),
+                    failed_polls = polls,
+                    "source recovered: poll succeeded"
+                );
+            }
+            (Change::WentDown, Err(e)) => {
+                tracing::warn!(source = name, mode = mode.as_str(), kind = e.kind(), error = %e, "poll failed; the source is down until a poll succeeds");
+            }
+            (Change::StillDown(polls), Err(e)) => {
+                tracing::debug!(source = name, mode = mode.as_str(), polls, error = %e, "poll failed again");
+            }
+            _ => {}
+        }
         match &result {
             Ok(report) => {
                 self.metrics.source_up.with_label_values(&[name]).set(1);
@@ -140,7 +162,6 @@ impl Poller {
                     .source_poll_errors
                     .with_label_values(&[name, e.kind()])
                     .inc();
-                tracing::warn!(source = name, mode = mode.as_str(), error = %e, "poll failed");
             }
         }
         result

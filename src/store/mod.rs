@@ -7,8 +7,8 @@ mod dossiers;
 mod evaluation;
 mod handoffs;
 mod instance_lock;
-mod links;
 mod lease;
+mod links;
 mod open;
 mod outbox;
 mod stages;
@@ -60,6 +60,16 @@ pub(crate) use on_tx;
 pub enum StoreError {
     #[error("cannot open the store at {url}: {source}")]
     Open { url: String, source: sqlx::Error },
+    #[error(
+        "the store {path} does not exist: check `[store] url` (a relative path is read next to \
+         the config file), or run `hcc-monitor migrate` to create an empty one"
+    )]
+    Missing { path: String },
+    #[error(
+        "the store at {url} is not an up-to-date hcc-monitor store ({detail}): run \
+         `hcc-monitor migrate` first"
+    )]
+    NotMigrated { url: String, detail: String },
     #[error("cannot create the store's folder {path}: {source}")]
     CreateDir {
         path: String,

@@ -39,6 +39,29 @@ pub(super) fn sqlite_file<'a>(url: &str, options: &'a SqliteConnectOptions) -> O
 impl Store {
     /// Opens (creating a SQLite file and its folder if missing) without migrating.
     pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        Store::connect(config, true).await
+    }
+
+    /// Opens a store that must already exist and be migrated: what the read-only commands
+    /// use, since an empty store they made up would print "0 open dossiers" as if it were true.
+    pub async fn open_existing(config: &StoreConfig) -> Result<Store, StoreError> {
+        let store = Store::connect(config, false).await?;
+        match store.is_ready().await {
+            Ok(true) => Ok(store),
+            Ok(false) => Err(StoreError::NotMigrated {
+                url: redact_url(config.url.expose()),
+                detail: "migrations are pending".into(),
+            }),
+            Err(e) => Err(StoreError::NotMigrated {
+                url: redact_url(config.url.expose()),
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    /// Opens the store; `create`: a missing SQLite file (and its folder) is created, else it is
+    /// an error naming the file.
+    async fn connect(config: &StoreConfig, create: bool) -> Result<Store, StoreError> {
         let url = config.url.expose();
         let shown = redact_url(url);
         let open_err = |source| StoreError::Open {
@@ -49,7 +72,7 @@ impl Store {
             Some(Dialect::Sqlite) => {
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(open_err)?
-                    .create_if_missing(true)
+                    .create_if_missing(create)
                     .journal_mode(SqliteJournalMode::Wal)
                     // WAL with NORMAL is durable across process crashes, which is what the
                     // outbox needs; only a power cut may lose the last commits.
@@ -63,15 +86,23 @@ impl Store {
                     .pragma("journal_size_limit", "67108864")
                     .foreign_keys(true)
                     .log_statements(tracing::log::LevelFilter::Trace);
-                if let Some(file) = sqlite_file(url, &options) {
-                    create_parent_dir(file)?;
-                    // Created here rather than by SQLite, whose files get the umask's mode.
-                    crate::private_fs::create_file_if_missing(file).map_err(|source| {
-                        StoreError::CreateFile {
+                match sqlite_file(url, &options) {
+                    Some(file) if !create && !file.exists() => {
+                        return Err(StoreError::Missing {
                             path: file.display().to_string(),
-                            source,
-                        }
-                    })?;
+                        });
+                    }
+                    Some(file) if create => {
+                        create_parent_dir(file)?;
+                        // Created here rather than by SQLite, whose files get the umask's mode.
+                        crate::private_fs::create_file_if_missing(file).map_err(|source| {
+                            StoreError::CreateFile {
+                                path: file.display().to_string(),
+                                source,
+                            }
+                        })?;
+                    }
+                    _ => {}
                 }
                 let in_memory = sqlite_file(url, &options).is_none();
                 let pool = |size| {

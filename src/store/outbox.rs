@@ -61,10 +61,11 @@ pub struct OutboxRow {
 }
 
 /// An outbox row as the API shows it: no body, the recipient masked by the caller.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct OutboxEntry {
     /// Internal: it holds the recipient's address, which never leaves unmasked.
     #[serde(skip)]
+    #[schema(ignore)]
     pub message_key: String,
     pub message_id: String,
     pub level: String,
@@ -72,8 +73,14 @@ pub struct OutboxEntry {
     pub state: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+    #[serde(serialize_with = "crate::http::instant::unix")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
+    #[serde(serialize_with = "crate::http::instant::unix")]
+    #[schema(value_type = String, format = DateTime)]
     pub next_attempt_at: i64,
+    #[serde(serialize_with = "crate::http::instant::unix_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub sent_at: Option<i64>,
 }
 

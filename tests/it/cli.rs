@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::helpers::db::{Server, TestDb};
 use crate::helpers::smtp::free_port;
 
-fn hcc(args: &[&str]) -> Output {
+pub(crate) fn hcc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hcc-monitor"))
         .args(args)
         .env("RUST_LOG", "warn")
@@ -17,7 +17,7 @@ fn hcc(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
@@ -82,7 +82,10 @@ fn check_config_with_connect_names_the_source_it_cannot_reach() {
     let connect = hcc(&["check-config", "--connect", path.to_str().unwrap()]);
     assert_eq!(connect.status.code(), Some(1));
     let out = text(&connect.stdout);
-    assert!(out.contains("store (sqlite): reachable"), "{out}");
+    // The check leaves no store behind: the service creates it at its first start.
+    assert!(out.contains("store: the store "), "{out}");
+    assert!(out.contains("/store.db does not exist"), "{out}");
+    assert!(!dir.path().join("store.db").exists());
     assert!(
         out.contains("source gone (postgres://***@127.0.0.1:5432/hcc_no_such_db)"),
         "{out}"
@@ -187,7 +190,7 @@ fn json_logs_are_one_object_per_line_and_each_job_line_names_its_job_and_source(
     }
     let failed = events
         .iter()
-        .find(|e| e["fields"]["message"] == "poll failed")
+        .find(|e| e["fields"]["message"] == "poll failed; the source is down until a poll succeeds")
         .unwrap();
     assert_eq!(failed["level"], "WARN");
     assert_eq!(failed["fields"]["source"], "gone");
@@ -415,7 +418,7 @@ KQ = "resolved"
     .unwrap();
     let config = path.to_str().unwrap();
 
-    let polled = hcc(&["poll-once", "--config", config, "--as-of", AS_OF]);
+    let polled = hcc(&["poll-once", "--config", config]);
     assert!(polled.status.success(), "{}", text(&polled.stderr));
     assert!(
         text(&polled.stdout).contains("pg: 8 rows stored, 0 rejected, watermark"),
@@ -467,7 +470,7 @@ KQ = "resolved"
     );
     let a = &views[1];
     assert_eq!(
-        a["due_at"], "2026-03-05T01:00:00Z",
+        a["due_at"], "2026-03-05T01:00:00+00:00",
         "Thursday 08:00 in Hanoi"
     );
 

@@ -215,11 +215,16 @@ const RANGE_WORDS: &[&str] = &[
 
 /// What a refusal must say: the key, and the range or the rule the value broke.
 fn check_refusal(key: &str, value: &str, err: &ConfigError) -> Result<(), String> {
-    let name = key.rsplit_once('.').map_or(key, |(_, n)| n);
     match err {
-        // A value of the wrong type or beyond the TOML type's range: the TOML error quotes the
-        // line, key included, and the type expected.
-        ConfigError::Parse { message, .. } if message.contains(name) => Ok(()),
+        // A value of the wrong type or beyond the TOML type's range: a problem of that key
+        // naming the type expected (and its line).
+        ConfigError::Invalid { problems, .. }
+            if problems.iter().any(|p| {
+                p.key == key && p.message.contains("expected") && p.message.contains("(line ")
+            }) =>
+        {
+            Ok(())
+        }
         ConfigError::Invalid { problems, .. }
             if problems
                 .iter()

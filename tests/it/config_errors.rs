@@ -350,6 +350,35 @@ fn syntax_and_type_errors_name_the_line_and_the_key() {
 }
 
 #[test]
+fn type_errors_in_any_section_come_with_their_key_and_every_other_problem() {
+    let text = format!(
+        "[service]\nlisten = \"nowhere\"\n\
+         [calendar]\nbuiltin = \"yes\"\n\
+         [sla]\nat_risk_fraction = \"high\"\n\
+         [catalogue.procedures]\nP1 = 3\nP2 = \"3 working days\"\n\
+         {GOOD_SOURCE}timeout_secs = \"ten\"\nshedule = \"* * * * * *\"\n\
+         [[probe]]\nname = \"portal\"\ngroup = \"web\"\nkind = \"http\"\nurl = \"http://127.0.0.1/\"\n\
+         valid_status_codes = [\"200\"]\n"
+    );
+    let got = problems(&text);
+    for expected in [
+        "calendar.builtin: invalid type: string \"yes\", expected a boolean (line 4)",
+        "sla.at_risk_fraction: invalid type: string \"high\", expected f64 (line 6)",
+        "catalogue.procedures.P1: expected a statutory time such as \"3 working days\", or a table",
+        "source[0].timeout_secs: invalid type: string \"ten\", expected u64 (line 15)",
+        "probe[0].valid_status_codes[0]: invalid type: string \"200\", expected u16",
+        "source[0].shedule: unknown key (check its spelling and section)",
+        "service.listen: \"nowhere\" is not a socket address",
+    ] {
+        assert!(
+            got.iter().any(|p| p.starts_with(expected)),
+            "missing {expected:?} in {got:#?}"
+        );
+    }
+    assert_eq!(got.len(), 7, "one problem each: {got:#?}");
+}
+
+#[test]
 fn secrets_never_appear_in_debug_output_or_errors() {
     let text = GOOD_SOURCE.replace("reader@", "reader:${DB_PASSWORD}@");
     let config = Config::parse(Path::new("ok.toml"), &text, |n| {

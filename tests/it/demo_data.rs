@@ -131,3 +131,31 @@ async fn the_demo_report_counts_each_dossier_once_across_its_two_systems() {
         report.total.online + report.total.direct_or_postal + report.total.unknown_channel;
     assert_eq!(channels, report.total.received);
 }
+
+#[tokio::test]
+async fn the_demo_on_an_existing_folder_serves_and_probes_on_the_new_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let calendar =
+        Arc::new(hcc_monitor::calendar::Calendar::from_settings(&Default::default()).unwrap());
+    let due: hcc_monitor::demo::generator::DueFn =
+        Arc::new(move |t, d| calendar.add_working_days(t, d));
+    let now = chrono::Utc::now();
+    let tz = chrono_tz::Asia::Ho_Chi_Minh;
+    for port in [19464u16, 29464] {
+        let listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let path = hcc_monitor::demo::prepare(dir.path(), listen, 100, now, tz, due.clone())
+            .await
+            .expect("the demo folder is prepared");
+        let config = hcc_monitor::config::Config::load(&path).expect("the demo config loads");
+        assert_eq!(
+            config.service.listen, listen,
+            "the second run moves the service"
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        let targets = hcc_monitor::demo::targets::TargetAddrs::after(listen);
+        assert!(
+            text.contains(&targets.kiosk.to_string()),
+            "the probes follow it: {text}"
+        );
+    }
+}

@@ -10,7 +10,7 @@ use hcc_monitor::config::{
 
 use crate::helpers::app::TestApp;
 
-fn example() -> Config {
+pub(crate) fn example() -> Config {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("hcc-monitor.example.toml");
     let text = std::fs::read_to_string(&path).expect("example config exists");
     Config::parse(&path, &text, |name| Some(format!("secret-of-{name}")))
@@ -56,13 +56,12 @@ fn the_example_config_parses_with_every_section() {
     assert_eq!(start_day("yearly-766"), Some(1), "the report's own");
 }
 
-#[tokio::test]
-async fn the_service_runs_with_the_example_config_even_with_its_sources_down() {
-    let dir = tempfile::tempdir().unwrap();
+/// The example config on a free port with its store in `dir` and its sources pointing at
+/// databases that do not exist here.
+pub(crate) fn example_with_sources_down(dir: &Path) -> Config {
     let mut config = example();
     config.service.listen = "127.0.0.1:0".parse().unwrap();
-    config.store.url = Secret::new(format!("sqlite://{}/store.db", dir.path().display()));
-    // The example's databases do not exist here: each source must be reported down, alone.
+    config.store.url = Secret::new(format!("sqlite://{}/store.db", dir.display()));
     for s in &mut config.sources {
         s.url = Secret::new(
             s.url
@@ -71,6 +70,14 @@ async fn the_service_runs_with_the_example_config_even_with_its_sources_down() {
                 .replace("/qlhs", "/hcc_absent_db"),
         );
     }
+    config
+}
+
+#[tokio::test]
+async fn the_service_runs_with_the_example_config_even_with_its_sources_down() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each source must be reported down, alone.
+    let config = example_with_sources_down(dir.path());
     let names: Vec<String> = config.sources.iter().map(|s| s.name.clone()).collect();
     let app = TestApp::spawn_with(config, dir).await;
     for name in names {

@@ -601,8 +601,11 @@ async fn a_leader_that_cannot_renew_its_lease_stops_leading_when_it_lapses_and_l
     let cut = Instant::now();
     crate::helpers::eventually("it stops leading", Duration::from_secs(10), leads(0.0)).await;
     let stepped_down = cut.elapsed();
+    // It steps down at its own deadline, at most a lease after the cut; the bound allows a
+    // renewal period and a second more because each look at /metrics is itself a request that
+    // a loaded machine may answer late.
     assert!(
-        stepped_down <= Duration::from_secs(LEASE_SECS) + Duration::from_millis(300),
+        stepped_down <= Duration::from_secs(LEASE_SECS + RENEW_SECS + 1),
         "stepped down {stepped_down:?} after the cut, the lease is {LEASE_SECS} s"
     );
     assert_eq!(app.metric("hcc_leader_changes_total").await, Some(2.0));

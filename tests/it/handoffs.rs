@@ -124,7 +124,7 @@ async fn a_transfer_not_seen_by_the_department_is_pending_then_stuck_then_timed_
     assert_eq!(stuck.len(), 1, "{body}");
     assert_eq!(stuck[0]["dossier_id"], "HS-1");
     assert_eq!(stuck[0]["department"], "SO_XAY_DUNG");
-    assert_eq!(stuck[0]["transferred_at"], "2026-03-02T02:00:00Z");
+    assert_eq!(stuck[0]["transferred_at"], "2026-03-02T02:00:00+00:00");
 
     // The department's system shows HS-1: no longer pending, and its lag observed once.
     department

@@ -26,7 +26,8 @@ const SELECTION: &[&str] = &[
     "dry_run",
 ];
 
-/// Every route, with the parameters it reads. Those taking none must ignore what they are given.
+/// Every route, with the parameters it reads. `/api/v1` refuses a parameter it does not know
+/// (the test below); `/metrics` and `/readyz` ignore what they are given.
 /// `/-/reload` is left out: it takes no parameter and waits for the running service's reload
 /// loop, which an application that is built but not run does not have.
 const ROUTES: [(&str, &str, &[&str]); 9] = [
@@ -51,7 +52,7 @@ const ROUTES: [(&str, &str, &[&str]); 9] = [
     ("POST", "/api/v1/outbox/list", SELECTION),
     ("POST", "/api/v1/outbox/retry", SELECTION),
     ("POST", "/api/v1/outbox/discard", SELECTION),
-    ("GET", "/api/v1/handoffs", &["as_of"]),
+    ("GET", "/api/v1/handoffs", &[]),
     ("GET", "/metrics", &["as_of"]),
     ("GET", "/readyz", &["as_of"]),
 ];
@@ -259,4 +260,247 @@ fn instants_outside_years_2000_to_2100_are_a_bad_request_naming_the_range() {
         let (status, body) = router.call(method, &uri);
         assert_eq!(status, StatusCode::OK, "{method} {uri}: {body}");
     }
+}
+
+/// An error answer of `/api/v1`: a 400 whose body is `{"error": "..."}`; the message.
+fn json_error(router: &Router, method: &str, uri: &str) -> String {
+    let (status, body) = router.call(method, uri);
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {uri}: {body}");
+    let json: serde_json::Value = serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("{method} {uri}: the error is not JSON ({e}): {body}"));
+    let object = json.as_object().expect("an object");
+    assert_eq!(object.len(), 1, "{method} {uri}: {body}");
+    object["error"].as_str().expect("a message").to_string()
+}
+
+#[test]
+fn every_api_endpoint_refuses_unknown_parameters_and_bad_values_with_the_same_json_error() {
+    let router = Router::build();
+    for (method, path, _) in ROUTES.iter().filter(|r| r.1.starts_with("/api/v1")) {
+        let error = json_error(&router, method, &format!("{path}?colour=blue"));
+        assert!(error.contains("unknown field `colour`"), "{path}: {error}");
+    }
+    for (method, uri, says) in [
+        ("GET", "/api/v1/dossiers?limit=many", "limit"),
+        (
+            "GET",
+            "/api/v1/dossiers?sla_state=late",
+            "unknown SLA state \"late\"",
+        ),
+        ("GET", "/api/v1/summary?period=fortnight", "fortnight"),
+        (
+            "GET",
+            "/api/v1/summary?period_start_day=31",
+            "period_start_day",
+        ),
+        ("GET", "/api/v1/outbox?limit=-", "limit"),
+        (
+            "POST",
+            "/api/v1/outbox/list?since=yesterday",
+            "not an RFC 3339 instant",
+        ),
+        (
+            "POST",
+            "/api/v1/outbox/list?state=lost",
+            "state \"lost\" is unknown",
+        ),
+        ("POST", "/api/v1/outbox/explode", "explode"),
+    ] {
+        let error = json_error(&router, method, uri);
+        assert!(error.contains(says), "{uri}: {error}");
+    }
+}
+
+#[test]
+fn a_date_without_a_time_is_refused_saying_how_to_write_the_start_of_that_day() {
+    let router = Router::build();
+    for (method, path, name) in [
+        ("GET", "/api/v1/dossiers", "as_of"),
+        ("GET", "/api/v1/summary", "as_of"),
+        ("POST", "/api/v1/outbox/list", "until"),
+    ] {
+        let error = json_error(&router, method, &format!("{path}?{name}=2026-03-02"));
+        assert!(
+            error.contains(
+                "2026-03-02 is a date, not an instant: give the time and the offset, e.g. \
+                 2026-03-02T00:00:00+07:00"
+            ),
+            "{path}: {error}"
+        );
+    }
+}
+
+/// Every string in `value` that is an instant.
+fn instants(value: &serde_json::Value, found: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) if DateTime::parse_from_rfc3339(s).is_ok() => {
+            found.push(s.clone())
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| instants(v, found)),
+        serde_json::Value::Object(o) => o.values().for_each(|v| instants(v, found)),
+        _ => {}
+    }
+}
+
+/// Checks `value` against the OpenAPI `schema` (the subset utoipa writes: `$ref`, `type`
+/// with `null`, `oneOf`, `allOf`, `enum`, `properties`, `required`, `items`,
+/// `additionalProperties`); the problems, each with its JSON path.
+fn check(
+    doc: &serde_json::Value,
+    schema: &serde_json::Value,
+    value: &serde_json::Value,
+    at: &str,
+) -> Vec<String> {
+    use serde_json::Value;
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.rsplit('/').next().unwrap();
+        return check(doc, &doc["components"]["schemas"][name], value, at);
+    }
+    if let Some(any) = schema["oneOf"].as_array() {
+        let fits = any
+            .iter()
+            .filter(|s| check(doc, s, value, at).is_empty())
+            .count();
+        return if fits == 1 {
+            vec![]
+        } else {
+            vec![format!("{at}: {fits} of oneOf fit {value}")]
+        };
+    }
+    if let Some(all) = schema["allOf"].as_array() {
+        // One object with the parts' properties together (a flattened struct).
+        let mut merged = serde_json::json!({"type": "object", "properties": {}, "required": []});
+        for part in all {
+            let part = match part["$ref"].as_str() {
+                Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().unwrap()],
+                None => part,
+            };
+            for (k, v) in part["properties"].as_object().into_iter().flatten() {
+                merged["properties"][k] = v.clone();
+            }
+            for r in part["required"].as_array().into_iter().flatten() {
+                merged["required"].as_array_mut().unwrap().push(r.clone());
+            }
+        }
+        return check(doc, &merged, value, at);
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let kind = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let fits = types.contains(&kind) || (kind == "integer" && types.contains(&"number"));
+    if !types.is_empty() && !fits {
+        return vec![format!("{at}: {kind}, documented as {types:?}")];
+    }
+    let mut problems = Vec::new();
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        problems.push(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    if schema["format"] == "date-time"
+        && let Some(s) = value.as_str()
+        && DateTime::parse_from_rfc3339(s).is_err()
+    {
+        problems.push(format!("{at}: {s:?} is not a date-time"));
+    }
+    match value {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                problems.extend(check(doc, &schema["items"], item, &format!("{at}[{i}]")));
+            }
+        }
+        Value::Object(o) => {
+            let properties = schema["properties"].as_object();
+            for key in schema["required"].as_array().into_iter().flatten() {
+                if !o.contains_key(key.as_str().unwrap()) {
+                    problems.push(format!("{at}.{key}: required but absent"));
+                }
+            }
+            for (key, v) in o {
+                match properties.and_then(|p| p.get(key)) {
+                    Some(s) => problems.extend(check(doc, s, v, &format!("{at}.{key}"))),
+                    None if schema["additionalProperties"].is_object() => problems.extend(check(
+                        doc,
+                        &schema["additionalProperties"],
+                        v,
+                        &format!("{at}.{key}"),
+                    )),
+                    None => problems.push(format!("{at}.{key}: sent but not documented")),
+                }
+            }
+        }
+        _ => {}
+    }
+    problems
+}
+
+#[test]
+fn the_openapi_description_matches_what_every_endpoint_answers() {
+    let router = Router::build();
+    let (status, body) = router.call("GET", "/api/v1/openapi.json");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let doc: serde_json::Value = serde_json::from_str(&body).expect("the description is JSON");
+    let paths = doc["paths"].as_object().expect("paths");
+    let documented: Vec<&str> = paths.keys().map(String::as_str).collect();
+    let served: Vec<&str> = ROUTES
+        .iter()
+        .filter(|r| r.1.starts_with("/api/v1"))
+        .map(|r| r.1)
+        .collect();
+    for path in &served {
+        let template = path
+            .replace("/outbox/list", "/outbox/{action}")
+            .replace("/outbox/retry", "/outbox/{action}")
+            .replace("/outbox/discard", "/outbox/{action}");
+        assert!(
+            documented.contains(&template.as_str()),
+            "{path} is not documented: {documented:?}"
+        );
+    }
+    let mut checked = 0;
+    for (method, uri) in [
+        ("GET", "/api/v1/dossiers?as_of=2026-03-02T09:00:00%2B07:00"),
+        ("GET", "/api/v1/summary?period=month"),
+        ("GET", "/api/v1/handoffs"),
+        ("GET", "/api/v1/outbox"),
+        ("POST", "/api/v1/outbox/list?dry_run=true"),
+    ] {
+        let (status, body) = router.call(method, uri);
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let path = uri
+            .split('?')
+            .next()
+            .unwrap()
+            .replace("/outbox/list", "/outbox/{action}");
+        let operation = &paths[&path][method.to_lowercase()];
+        let schema = &operation["responses"]["200"]["content"]["application/json"]["schema"];
+        assert!(schema.is_object(), "{path}: no 200 schema");
+        let problems = check(&doc, schema, &value, "$");
+        assert!(problems.is_empty(), "{uri}: {problems:#?}\n{body}");
+        let error = &operation["responses"]["400"]["content"]["application/json"]["schema"];
+        assert!(
+            check(&doc, error, &serde_json::json!({"error": "x"}), "$").is_empty(),
+            "{path}: the 400 answer is documented as the JSON error"
+        );
+        // One way to write an instant everywhere: RFC 3339 with a numeric offset.
+        let mut found = Vec::new();
+        instants(&value, &mut found);
+        for t in &found {
+            assert!(t.ends_with("+00:00"), "{uri}: {t}");
+        }
+        checked += found.len();
+    }
+    assert!(checked >= 5, "the answers carry instants: {checked}");
 }

@@ -1,9 +1,11 @@
 //! Integration tests, one binary: real PostgreSQL, MariaDB and SQLite sources, the service on a
 //! real port, the binary itself, a real Prometheus scraping it.
 
+mod alert_series;
 mod api;
 mod backup;
 mod cli;
+mod cli_guards;
 mod config_bounds;
 mod config_errors;
 mod dashboards;
@@ -21,6 +23,7 @@ mod identity;
 mod outbox_recovery;
 mod poison_rows;
 mod probes;
+mod quiet_logs;
 mod reload;
 mod report;
 mod resilience;
