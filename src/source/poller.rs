@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
-use futures::StreamExt;
+use std::panic::AssertUnwindSafe;
+
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 
 use super::mapping::{ColumnIndex, Columns, Mapped, Mapper, Marked, StageColumns, reason};
 use super::value::{RawRow, RawValue};
@@ -80,9 +82,12 @@ impl Poller {
         deadlines: Deadlines,
     ) -> Result<Poller, SourceError> {
         metrics.init_source(&cfg.name);
-        for reason in super::mapping::reason::ALL {
+        for reason in reason::ALL {
             metrics
                 .source_rows_rejected
+                .with_label_values(&[cfg.name.as_str(), reason]);
+            metrics
+                .source_rejected_rows
                 .with_label_values(&[cfg.name.as_str(), reason]);
         }
         Ok(Poller {
@@ -115,7 +120,17 @@ impl Poller {
     pub async fn poll(&self, mode: PollMode) -> Result<PollReport, SourceError> {
         let _one_at_a_time = self.running.lock().await;
         let started = Instant::now();
-        let result = self.run(mode).await;
+        // A panic in a driver or in the mapping must not leave the source looking up: it is a
+        // failed poll of its own kind.
+        let result = AssertUnwindSafe(self.run(mode))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                Err(SourceError::Panic {
+                    name: self.name().to_string(),
+                    message: panic_message(panic.as_ref()),
+                })
+            });
         let name = self.name();
         self.metrics
             .source_poll_duration
@@ -124,6 +139,7 @@ impl Poller {
         match &result {
             Ok(report) => {
                 self.metrics.source_up.with_label_values(&[name]).set(1);
+                self.show_rejected().await;
                 self.metrics
                     .source_last_success
                     .with_label_values(&[name])
@@ -318,18 +334,40 @@ impl Poller {
             .store_wait
             .with_label_values(&[name])
             .observe(outcome.waited.as_secs_f64());
-        for r in &batch.rejected {
+        report.first_rejections += outcome.new_rejections.len() as u64;
+        for r in outcome.new_rejections {
+            // Counted once per row: a rejected row read again by later polls is not new.
             self.metrics
                 .source_rows_rejected
                 .with_label_values(&[name, r.reason])
                 .inc();
-        }
-        report.first_rejections += outcome.new_rejections.len() as u64;
-        for r in outcome.new_rejections {
             tracing::warn!(source = name, row = %r.row_key, reason = r.reason, detail = %r.detail, "row rejected");
         }
         report.rejected += batch.rejected.len() as u64;
         batch.clear();
+    }
+
+    /// Sets the gauge of the source's rows rejected now, by reason. A store that cannot say
+    /// leaves the last figures; the poll itself succeeded.
+    async fn show_rejected(&self) {
+        let name = self.name();
+        match self.store.rejected_counts(name).await {
+            Ok(counts) => {
+                for reason in reason::ALL {
+                    let count = counts
+                        .iter()
+                        .find(|(r, _)| r == reason)
+                        .map_or(0, |(_, n)| *n);
+                    self.metrics
+                        .source_rejected_rows
+                        .with_label_values(&[name, reason])
+                        .set(count);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(source = name, %error, "cannot count the rejected rows");
+            }
+        }
     }
 
     fn store_error(&self, error: crate::store::StoreError) -> SourceError {
@@ -342,6 +380,15 @@ impl Poller {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The text a panic was raised with, when it is text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
 }
 
 /// Statutory deadlines for dossiers whose source gives none.
