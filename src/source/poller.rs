@@ -120,17 +120,7 @@ impl Poller {
     pub async fn poll(&self, mode: PollMode) -> Result<PollReport, SourceError> {
         let _one_at_a_time = self.running.lock().await;
         let started = Instant::now();
-        // A panic in a driver or in the mapping must not leave the source looking up: it is a
-        // failed poll of its own kind.
-        let result = AssertUnwindSafe(self.run(mode))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| {
-                Err(SourceError::Panic {
-                    name: self.name().to_string(),
-                    message: panic_message(panic.as_ref()),
-                })
-            });
+        let result = caught(self.name(), self.run(mode)).await;
         let name = self.name();
         self.metrics
             .source_poll_duration
@@ -382,6 +372,23 @@ impl Poller {
     }
 }
 
+/// Runs a poll, turning a panic inside it (a driver's decoding, a bug) into a failed poll of
+/// its own kind: the source must not look up while every poll dies.
+async fn caught<T>(
+    name: &str,
+    poll: impl std::future::Future<Output = Result<T, SourceError>>,
+) -> Result<T, SourceError> {
+    AssertUnwindSafe(poll)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            Err(SourceError::Panic {
+                name: name.to_string(),
+                message: panic_message(panic.as_ref()),
+            })
+        })
+}
+
 /// The text a panic was raised with, when it is text.
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
@@ -575,4 +582,25 @@ fn keep_latest(rows: &mut Vec<Dossier>) -> Vec<Rejection> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_poll_is_a_failed_poll_of_kind_panic() {
+        let poll = async {
+            if std::hint::black_box(true) {
+                panic!("out of range for chrono");
+            }
+            Ok(())
+        };
+        let error = caught("s", poll).await.unwrap_err();
+        assert_eq!(error.kind(), "panic");
+        assert_eq!(
+            error.to_string(),
+            "source s: the poll panicked: out of range for chrono"
+        );
+    }
 }
