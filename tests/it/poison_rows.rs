@@ -381,6 +381,13 @@ async fn poison_values_are_rejected_row_by_row(
         case.name,
         case.mended_id
     );
+    // The megabyte id is kept, and logged, cut to 200 characters.
+    let longest = longest_rejection(dir.path(), store_db.as_ref()).await;
+    assert!(
+        longest < 500,
+        "{}: a rejection of {longest} characters",
+        case.name
+    );
 
     // Read again in full, twice: the same rows are rejected, none is counted again.
     for _ in 0..2 {
@@ -462,6 +469,31 @@ async fn poison_values_are_rejected_row_by_row(
         errors()[5]
     );
     store.close().await;
+}
+
+/// The longest row key and detail of a rejection in the store (SQLite in `dir`, or `postgres`).
+async fn longest_rejection(dir: &std::path::Path, postgres: Option<&TestDb>) -> i64 {
+    use sqlx::Connection;
+    let longest = "MAX(LENGTH(row_key) + LENGTH(detail))";
+    match postgres {
+        Some(db) => {
+            let mut conn = sqlx::PgConnection::connect(&db.url()).await.unwrap();
+            let sql = format!("SELECT COALESCE({longest}, 0)::bigint FROM rejected_rows");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+        None => {
+            let url = format!("sqlite://{}/store.db", dir.display());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let sql = format!("SELECT COALESCE({longest}, 0) FROM rejected_rows");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+    }
 }
 
 #[tokio::test]
