@@ -62,6 +62,8 @@ pub mod poll_error {
     pub const TIMEOUT: &str = "timeout";
     pub const COLUMNS: &str = "columns";
     pub const STORE: &str = "store";
+    /// The poll panicked (a driver's decoding, a bug): caught, the source is down.
+    pub const PANIC: &str = "panic";
 }
 
 fn encode(families: &[prometheus::proto::MetricFamily]) -> String {
@@ -93,6 +95,7 @@ pub struct Metrics {
     pub source_poll_duration: HistogramVec,
     pub source_rows: IntCounterVec,
     pub source_rows_rejected: IntCounterVec,
+    pub source_rejected_rows: IntGaugeVec,
     pub source_rows_vanished: IntCounterVec,
     pub source_poll_errors: IntCounterVec,
     pub store_wait: HistogramVec,
@@ -183,7 +186,17 @@ impl Metrics {
             ),
             source_rows_rejected: counter_vec(
                 "hcc_source_rows_rejected_total",
-                "Rows read from the source that could not be mapped to a dossier, by reason.",
+                "Rows read from the source that could not be mapped to a dossier, by reason \
+                 (unknown_status, missing_value, bad_time, due_before_received, bad_value, \
+                 resolved_before_received, future_change, duplicate_in_batch, bad_encoding, \
+                 too_long, out_of_range); each row is counted once, when first rejected, not \
+                 on every poll that reads it again.",
+                &["source", "reason"],
+            ),
+            source_rejected_rows: gauge_vec(
+                "hcc_source_rejected_rows",
+                "Rows of the source rejected now (not stored since), by reason, as of its last \
+                 successful poll.",
                 &["source", "reason"],
             ),
             source_rows_vanished: counter_vec(
@@ -193,7 +206,8 @@ impl Metrics {
             ),
             source_poll_errors: counter_vec(
                 "hcc_source_poll_errors_total",
-                "Failed polls of the source, by kind (connect, query, timeout, columns, store).",
+                "Failed polls of the source, by kind (connect, query, timeout, columns, store, \
+                 panic).",
                 &["source", "kind"],
             ),
             store_wait: histogram_vec(
@@ -492,6 +506,7 @@ impl Metrics {
             Box::new(self.source_poll_duration.clone()),
             Box::new(self.source_rows.clone()),
             Box::new(self.source_rows_rejected.clone()),
+            Box::new(self.source_rejected_rows.clone()),
             Box::new(self.source_rows_vanished.clone()),
             Box::new(self.source_poll_errors.clone()),
             Box::new(self.store_wait.clone()),
@@ -608,6 +623,7 @@ impl Metrics {
             poll_error::TIMEOUT,
             poll_error::COLUMNS,
             poll_error::STORE,
+            poll_error::PANIC,
         ] {
             self.source_poll_errors.with_label_values(&[source, kind]);
         }

@@ -364,7 +364,17 @@ impl Evaluator {
                     .set(*waiting);
             }
             m.index_progress_score.reset();
+            // Folded like every department label: the departments beyond the cap are scored
+            // together under `other`, not one series each.
+            let mut folded: BTreeMap<(&str, &str), ProgressTally> = BTreeMap::new();
             for ((source, department), tally) in &progress {
+                let department = self.department_label(&departments, source, department);
+                folded
+                    .entry((source.as_str(), department))
+                    .or_default()
+                    .add(tally);
+            }
+            for ((source, department), tally) in &folded {
                 if let Some(score) = tally.score() {
                     m.index_progress_score
                         .with_label_values(&[source, department])

@@ -23,7 +23,14 @@ pub mod reason {
     pub const FUTURE_CHANGE: &str = "future_change";
     /// The same dossier id again in one batch: one row is kept (see `poller::keep_latest`).
     pub const DUPLICATE_IN_BATCH: &str = "duplicate_in_batch";
-    pub const ALL: [&str; 8] = [
+    /// Text that is not UTF-8 (a SQLite TEXT of raw bytes, a SQL_ASCII PostgreSQL database).
+    pub const BAD_ENCODING: &str = "bad_encoding";
+    /// A value longer than its column's limit ([`super::MAX_CODE_CHARS`],
+    /// [`super::MAX_NAME_CHARS`]).
+    pub const TOO_LONG: &str = "too_long";
+    /// A number beyond what its column holds (a BIGINT UNSIGNED beyond i64).
+    pub const OUT_OF_RANGE: &str = "out_of_range";
+    pub const ALL: [&str; 11] = [
         UNKNOWN_STATUS,
         MISSING_VALUE,
         BAD_TIME,
@@ -32,8 +39,19 @@ pub mod reason {
         RESOLVED_BEFORE_RECEIVED,
         FUTURE_CHANGE,
         DUPLICATE_IN_BATCH,
+        BAD_ENCODING,
+        TOO_LONG,
+        OUT_OF_RANGE,
     ];
 }
+
+/// The longest dossier id, procedure code, department, status or stage admitted, in characters:
+/// every national and provincial code is far shorter, and the store indexes these columns (a
+/// PostgreSQL index row holds at most about 8 kB).
+pub const MAX_CODE_CHARS: usize = 100;
+/// The longest procedure name admitted, in characters (the longest in the national catalogue is
+/// about 300).
+pub const MAX_NAME_CHARS: usize = 500;
 
 /// How far past the poll's now a change marker (`updated_at`, a stage's `entered_at`) may lie:
 /// a source's clock running ahead, or its time zone set an hour or more off, stays within it.
@@ -168,11 +186,12 @@ impl Mapper {
         values: &[RawValue],
         now: DateTime<Utc>,
     ) -> Mapped<Dossier> {
-        let [id, procedure, department, received, status, updated] =
-            idx.required.map(|i| &values[i]);
-        let [procedure_name, channel, due, resolved, paused, resumed] = idx
+        let required = idx.required.map(|i| &values[i]);
+        let optional = idx
             .optional
             .map(|i| i.map_or(&RawValue::Null, |i| &values[i]));
+        let [id, procedure, department, received, status, updated] = required;
+        let [procedure_name, channel, due, resolved, paused, resumed] = optional;
         let row_key = id.as_text().unwrap_or_else(|| {
             format!(
                 "<no dossier_id; updated_at {}>",
@@ -180,6 +199,8 @@ impl Mapper {
             )
         });
         let result = (|| {
+            readable(REQUIRED.into_iter().zip(required))?;
+            readable(OPTIONAL.into_iter().zip(optional))?;
             let dossier_id = required_text("dossier_id", id)?;
             let received_at = self.required_time("received_at", received)?;
             let due_at = self.time("due_at", due, true)?;
@@ -192,6 +213,12 @@ impl Mapper {
                 ));
             }
             let raw_status = required_text("status", status)?;
+            let procedure_code = required_text("procedure_code", procedure)?;
+            let department = required_text("department", department)?;
+            let procedure_name = procedure_name
+                .as_text()
+                .map(|name| limited("procedure_name", name, MAX_NAME_CHARS))
+                .transpose()?;
             let status = self.status(&raw_status)?;
             let updated_at = self.marker("updated_at", updated, now)?;
             let resolved_at = self.time("resolved_at", resolved, false)?;
@@ -223,9 +250,9 @@ impl Mapper {
             };
             Ok(Dossier {
                 dossier_id,
-                procedure_code: required_text("procedure_code", procedure)?,
-                procedure_name: procedure_name.as_text(),
-                department: required_text("department", department)?,
+                procedure_code,
+                procedure_name,
+                department,
                 channel,
                 received_at,
                 due_at,
@@ -247,13 +274,15 @@ impl Mapper {
         values: &[RawValue],
         now: DateTime<Utc>,
     ) -> Mapped<StageEvent> {
-        let [id, stage, entered] = idx.0.map(|i| &values[i]);
+        let columns = idx.0.map(|i| &values[i]);
+        let [id, stage, entered] = columns;
         let row_key = format!(
             "stage event of {} at {}",
             id.as_text().as_deref().unwrap_or("<no dossier_id>"),
             entered.as_text().unwrap_or_default()
         );
         let row = (|| {
+            readable(STAGE_COLUMNS.into_iter().zip(columns))?;
             Ok(StageEvent {
                 dossier_id: required_text("dossier_id", id)?,
                 stage: stage_code(stage)?,
@@ -322,6 +351,9 @@ impl Mapper {
         };
         let naive = match v {
             RawValue::Null => return Ok(None),
+            RawValue::Bad { reason, detail } => {
+                return Err(Reject(reason, format!("{column}: {detail}")));
+            }
             RawValue::Instant(t) => return Ok(Some(*t)),
             RawValue::Naive(t) => *t,
             RawValue::Date(d) => date_time(*d),
@@ -365,9 +397,35 @@ impl Mapper {
     }
 }
 
+/// A required code-like text: an id, a code, a status.
 fn required_text(column: &str, v: &RawValue) -> Result<String, Reject> {
-    v.as_text()
-        .ok_or_else(|| Reject(reason::MISSING_VALUE, format!("{column} is empty")))
+    let text = v
+        .as_text()
+        .ok_or_else(|| Reject(reason::MISSING_VALUE, format!("{column} is empty")))?;
+    limited(column, text, MAX_CODE_CHARS)
+}
+
+/// Refuses a text longer than `max` characters, before it reaches the store or a label. The
+/// value itself is not repeated: it may be a megabyte.
+fn limited(column: &str, text: String, max: usize) -> Result<String, Reject> {
+    let chars = text.chars().count();
+    if chars > max {
+        return Err(Reject(
+            reason::TOO_LONG,
+            format!("{column} is {chars} characters long; at most {max} are admitted"),
+        ));
+    }
+    Ok(text)
+}
+
+/// The first of a row's canonical values the driver could not read, as the row's rejection.
+fn readable<'a>(columns: impl IntoIterator<Item = (&'a str, &'a RawValue)>) -> Result<(), Reject> {
+    for (column, v) in columns {
+        if let RawValue::Bad { reason, detail } = v {
+            return Err(Reject(reason, format!("{column}: {detail}")));
+        }
+    }
+    Ok(())
 }
 
 /// A stage becomes a metric label, which must never carry personal data: only a code is

@@ -61,6 +61,8 @@ pub enum SourceError {
     },
     #[error("source {name}: {error}")]
     Store { name: String, error: StoreError },
+    #[error("source {name}: the poll panicked: {message}")]
+    Panic { name: String, message: String },
 }
 
 impl SourceError {
@@ -74,6 +76,7 @@ impl SourceError {
             }
             SourceError::Columns { .. } => poll_error::COLUMNS,
             SourceError::Store { .. } => poll_error::STORE,
+            SourceError::Panic { .. } => poll_error::PANIC,
         }
     }
 

@@ -7,6 +7,7 @@ use futures::stream::BoxStream;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlRow};
 use sqlx::{AssertSqlSafe, Column, ConnectOptions, Executor, Row, TypeInfo, ValueRef};
 
+use super::mapping::reason;
 use super::value::{RawRow, RawValue};
 use super::{FetchError, pool_options, rows};
 use crate::config::SourceConfig;
@@ -65,41 +66,61 @@ pub fn fetch<'a>(
     rows(query.fetch(pool), decode)
 }
 
+/// Reads one value. A value that cannot be read (a zero date, an unsigned integer beyond i64,
+/// text that is not UTF-8) is a [`RawValue::Bad`] for its row alone; only a column of a type this
+/// service does not read at all fails the query.
 pub(super) fn decode(row: &MySqlRow, i: usize) -> Result<RawValue, FetchError> {
     let raw = row.try_get_raw(i)?;
     if raw.is_null() {
         return Ok(RawValue::Null);
     }
     let type_name = raw.type_info().name().to_string();
+    let int =
+        |r: Result<i64, sqlx::Error>| RawValue::decoded(r, reason::OUT_OF_RANGE, RawValue::Int);
+    let time = |r: Result<NaiveDateTime, sqlx::Error>| {
+        RawValue::decoded(r, reason::BAD_TIME, RawValue::Naive)
+    };
     Ok(match type_name.as_str() {
         "VARCHAR" | "CHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" => {
-            RawValue::Text(row.try_get(i)?)
+            RawValue::decoded(row.try_get(i), reason::BAD_ENCODING, RawValue::Text)
         }
         "VARBINARY" | "BINARY" | "BLOB" => {
-            RawValue::Text(String::from_utf8_lossy(&row.try_get::<Vec<u8>, _>(i)?).into_owned())
+            RawValue::decoded(row.try_get::<Vec<u8>, _>(i), reason::BAD_ENCODING, |b| {
+                RawValue::Text(String::from_utf8_lossy(&b).into_owned())
+            })
         }
         "BOOLEAN" | "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
-            RawValue::Int(row.try_get(i)?)
+            int(row.try_get(i))
         }
         "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED" => {
-            RawValue::Int(row.try_get::<u32, _>(i)?.into())
+            int(row.try_get::<u32, _>(i).map(Into::into))
         }
-        "BIGINT UNSIGNED" => {
-            RawValue::Int(i64::try_from(row.try_get::<u64, _>(i)?).map_err(|_| {
-                FetchError::UnsupportedType {
-                    column: row.column(i).name().to_string(),
-                    type_name: type_name.clone(),
-                    hint: "the value does not fit a signed 64-bit integer",
-                }
-            })?)
-        }
-        "FLOAT" => RawValue::Float(row.try_get::<f32, _>(i)?.into()),
-        "DOUBLE" => RawValue::Float(row.try_get(i)?),
-        "DATETIME" => RawValue::Naive(row.try_get(i)?),
+        "BIGINT UNSIGNED" => match row.try_get::<u64, _>(i) {
+            Ok(n) => i64::try_from(n).map_or_else(
+                |_| {
+                    RawValue::bad(
+                        reason::OUT_OF_RANGE,
+                        format!("{n} does not fit a signed 64-bit integer"),
+                    )
+                },
+                RawValue::Int,
+            ),
+            Err(e) => RawValue::bad(reason::OUT_OF_RANGE, e),
+        },
+        "FLOAT" => RawValue::decoded(row.try_get::<f32, _>(i), reason::BAD_VALUE, |f| {
+            RawValue::Float(f.into())
+        }),
+        "DOUBLE" => RawValue::decoded(row.try_get(i), reason::BAD_VALUE, RawValue::Float),
+        "DATETIME" => time(row.try_get(i)),
         // The session zone is the source's, so a TIMESTAMP arrives as local wall time, which is
         // exactly what a DATETIME decodes to; sqlx only refuses it because it assumes UTC.
-        "TIMESTAMP" => RawValue::Naive(row.try_get_unchecked(i)?),
-        "DATE" => RawValue::Date(row.try_get::<NaiveDate, _>(i)?),
+        "TIMESTAMP" => time(row.try_get_unchecked(i)),
+        // A zero date ('0000-00-00', '2026-00-10', allowed by a lax sql_mode) fails to decode.
+        "DATE" => RawValue::decoded(
+            row.try_get::<NaiveDate, _>(i),
+            reason::BAD_TIME,
+            RawValue::Date,
+        ),
         _ => {
             return Err(FetchError::UnsupportedType {
                 column: row.column(i).name().to_string(),

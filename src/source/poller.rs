@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
-use futures::StreamExt;
+use std::panic::AssertUnwindSafe;
+
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 
 use super::mapping::{ColumnIndex, Columns, Mapped, Mapper, Marked, StageColumns, reason};
 use super::value::{RawRow, RawValue};
@@ -81,9 +83,12 @@ impl Poller {
         deadlines: Deadlines,
     ) -> Result<Poller, SourceError> {
         metrics.init_source(&cfg.name);
-        for reason in super::mapping::reason::ALL {
+        for reason in reason::ALL {
             metrics
                 .source_rows_rejected
+                .with_label_values(&[cfg.name.as_str(), reason]);
+            metrics
+                .source_rejected_rows
                 .with_label_values(&[cfg.name.as_str(), reason]);
         }
         Ok(Poller {
@@ -117,7 +122,7 @@ impl Poller {
     pub async fn poll(&self, mode: PollMode) -> Result<PollReport, SourceError> {
         let _one_at_a_time = self.running.lock().await;
         let started = Instant::now();
-        let result = self.run(mode).await;
+        let result = caught(self.name(), self.run(mode)).await;
         let name = self.name();
         self.metrics
             .source_poll_duration
@@ -146,6 +151,7 @@ impl Poller {
         match &result {
             Ok(report) => {
                 self.metrics.source_up.with_label_values(&[name]).set(1);
+                self.show_rejected().await;
                 self.metrics
                     .source_last_success
                     .with_label_values(&[name])
@@ -339,18 +345,40 @@ impl Poller {
             .store_wait
             .with_label_values(&[name])
             .observe(outcome.waited.as_secs_f64());
-        for r in &batch.rejected {
+        report.first_rejections += outcome.new_rejections.len() as u64;
+        for r in outcome.new_rejections {
+            // Counted once per row: a rejected row read again by later polls is not new.
             self.metrics
                 .source_rows_rejected
                 .with_label_values(&[name, r.reason])
                 .inc();
-        }
-        report.first_rejections += outcome.new_rejections.len() as u64;
-        for r in outcome.new_rejections {
             tracing::warn!(source = name, row = %r.row_key, reason = r.reason, detail = %r.detail, "row rejected");
         }
         report.rejected += batch.rejected.len() as u64;
         batch.clear();
+    }
+
+    /// Sets the gauge of the source's rows rejected now, by reason. A store that cannot say
+    /// leaves the last figures; the poll itself succeeded.
+    async fn show_rejected(&self) {
+        let name = self.name();
+        match self.store.rejected_counts(name).await {
+            Ok(counts) => {
+                for reason in reason::ALL {
+                    let count = counts
+                        .iter()
+                        .find(|(r, _)| r == reason)
+                        .map_or(0, |(_, n)| *n);
+                    self.metrics
+                        .source_rejected_rows
+                        .with_label_values(&[name, reason])
+                        .set(count);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(source = name, %error, "cannot count the rejected rows");
+            }
+        }
     }
 
     fn store_error(&self, error: crate::store::StoreError) -> SourceError {
@@ -363,6 +391,32 @@ impl Poller {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Runs a poll, turning a panic inside it (a driver's decoding, a bug) into a failed poll of
+/// its own kind: the source must not look up while every poll dies.
+async fn caught<T>(
+    name: &str,
+    poll: impl std::future::Future<Output = Result<T, SourceError>>,
+) -> Result<T, SourceError> {
+    AssertUnwindSafe(poll)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            Err(SourceError::Panic {
+                name: name.to_string(),
+                message: panic_message(panic.as_ref()),
+            })
+        })
+}
+
+/// The text a panic was raised with, when it is text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
 }
 
 /// Statutory deadlines for dossiers whose source gives none.
@@ -549,4 +603,25 @@ fn keep_latest(rows: &mut Vec<Dossier>) -> Vec<Rejection> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_poll_is_a_failed_poll_of_kind_panic() {
+        let poll = async {
+            if std::hint::black_box(true) {
+                panic!("out of range for chrono");
+            }
+            Ok(())
+        };
+        let error = caught("s", poll).await.unwrap_err();
+        assert_eq!(error.kind(), "panic");
+        assert_eq!(
+            error.to_string(),
+            "source s: the poll panicked: out of range for chrono"
+        );
+    }
 }

@@ -2,11 +2,12 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
 use futures::stream::BoxStream;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgRow};
-use sqlx::{AssertSqlSafe, Column, ConnectOptions, Row, TypeInfo, ValueRef};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgRow, PgValueFormat, PgValueRef};
+use sqlx::{AssertSqlSafe, Column, ConnectOptions, Executor, Row, TypeInfo, ValueRef};
 
+use super::mapping::reason;
 use super::value::{RawRow, RawValue};
 use super::{FetchError, pool_options, rows};
 use crate::config::SourceConfig;
@@ -26,7 +27,22 @@ pub fn connect(cfg: &SourceConfig) -> Result<PgPool, sqlx::Error> {
             ("TimeZone", cfg.time_zone.name().to_string()),
         ])
         .log_statements(tracing::log::LevelFilter::Trace);
-    Ok(pool_options::<sqlx::Postgres>(cfg).connect_lazy_with(options))
+    Ok(pool_options::<sqlx::Postgres>(cfg)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // A SQL_ASCII database stores bytes unchecked, and the server refuses to send a
+                // result holding one that is not UTF-8 to a UTF-8 client, failing the whole
+                // query. Received as they are, such bytes fail their own row (bad_encoding).
+                let encoding: String = sqlx::query_scalar("SHOW server_encoding")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                if encoding == "SQL_ASCII" {
+                    conn.execute("SET client_encoding = 'SQL_ASCII'").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_lazy_with(options))
 }
 
 pub fn fetch<'a>(
@@ -42,25 +58,32 @@ pub fn fetch<'a>(
     )
 }
 
+/// Reads one value. A value that cannot be read is a [`RawValue::Bad`] for its row alone;
+/// only a column of a type this service does not read at all fails the query.
 pub(super) fn decode(row: &PgRow, i: usize) -> Result<RawValue, FetchError> {
     let raw = row.try_get_raw(i)?;
     if raw.is_null() {
         return Ok(RawValue::Null);
     }
     let type_name = raw.type_info().name().to_string();
+    let int =
+        |r: Result<i64, sqlx::Error>| RawValue::decoded(r, reason::OUT_OF_RANGE, RawValue::Int);
+    let float =
+        |r: Result<f64, sqlx::Error>| RawValue::decoded(r, reason::BAD_VALUE, RawValue::Float);
     Ok(match type_name.as_str() {
-        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "UNKNOWN" => {
-            RawValue::Text(row.try_get(i)?)
-        }
-        "INT2" => RawValue::Int(row.try_get::<i16, _>(i)?.into()),
-        "INT4" => RawValue::Int(row.try_get::<i32, _>(i)?.into()),
-        "INT8" => RawValue::Int(row.try_get(i)?),
-        "FLOAT4" => RawValue::Float(row.try_get::<f32, _>(i)?.into()),
-        "FLOAT8" => RawValue::Float(row.try_get(i)?),
-        "BOOL" => RawValue::Int(row.try_get::<bool, _>(i)?.into()),
-        "TIMESTAMP" => RawValue::Naive(row.try_get(i)?),
-        "TIMESTAMPTZ" => RawValue::Instant(row.try_get::<DateTime<Utc>, _>(i)?),
-        "DATE" => RawValue::Date(row.try_get::<NaiveDate, _>(i)?),
+        // From the bytes: in a SQL_ASCII database the server passes any byte through unchecked.
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "UNKNOWN" => raw
+            .as_bytes()
+            .map_or_else(|e| RawValue::bad(reason::BAD_ENCODING, e), RawValue::text),
+        "INT2" => int(row.try_get::<i16, _>(i).map(Into::into)),
+        "INT4" => int(row.try_get::<i32, _>(i).map(Into::into)),
+        "INT8" => int(row.try_get(i)),
+        "FLOAT4" => float(row.try_get::<f32, _>(i).map(Into::into)),
+        "FLOAT8" => float(row.try_get(i)),
+        "BOOL" => int(row.try_get::<bool, _>(i).map(Into::into)),
+        "TIMESTAMP" => time(&raw, RawValue::Naive),
+        "TIMESTAMPTZ" => time(&raw, |t| RawValue::Instant(t.and_utc())),
+        "DATE" => date(&raw),
         _ => {
             return Err(FetchError::UnsupportedType {
                 column: row.column(i).name().to_string(),
@@ -69,4 +92,97 @@ pub(super) fn decode(row: &PgRow, i: usize) -> Result<RawValue, FetchError> {
             });
         }
     })
+}
+
+/// PostgreSQL's epoch for timestamps and dates sent in binary.
+fn epoch() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2000, 1, 1)
+        .unwrap_or_default()
+        .and_time(NaiveTime::MIN)
+}
+
+/// A `timestamp` (local) or `timestamptz` (UTC) decoded without the driver's chrono decoding,
+/// which panics on `infinity` and on years beyond chrono's range (±262,143).
+fn time(raw: &PgValueRef<'_>, value: impl FnOnce(NaiveDateTime) -> RawValue) -> RawValue {
+    let bad = |what: String| RawValue::bad(reason::BAD_TIME, what);
+    match raw.format() {
+        PgValueFormat::Binary => {
+            let Some(micros) = raw
+                .as_bytes()
+                .ok()
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(i64::from_be_bytes)
+            else {
+                return bad("a timestamp is not 8 bytes".into());
+            };
+            match micros {
+                i64::MAX => bad("the timestamp is infinity".into()),
+                i64::MIN => bad("the timestamp is -infinity".into()),
+                _ => epoch()
+                    .checked_add_signed(TimeDelta::microseconds(micros))
+                    .map_or_else(
+                        || {
+                            bad(format!(
+                                "{micros} µs from 2000-01-01 is out of the supported range"
+                            ))
+                        },
+                        value,
+                    ),
+            }
+        }
+        PgValueFormat::Text => {
+            let text = raw.as_str().unwrap_or_default();
+            ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f"]
+                .into_iter()
+                .find_map(|f| {
+                    chrono::DateTime::parse_from_str(text, f)
+                        .map(|t| t.naive_utc())
+                        .or_else(|_| NaiveDateTime::parse_from_str(text, f))
+                        .ok()
+                })
+                .map_or_else(
+                    || bad(format!("{text:?} is not a readable timestamp")),
+                    value,
+                )
+        }
+    }
+}
+
+/// A `date`, decoded by hand for the same reason as [`time`].
+fn date(raw: &PgValueRef<'_>) -> RawValue {
+    let bad = |what: String| RawValue::bad(reason::BAD_TIME, what);
+    match raw.format() {
+        PgValueFormat::Binary => {
+            let Some(days) = raw
+                .as_bytes()
+                .ok()
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(i32::from_be_bytes)
+            else {
+                return bad("a date is not 4 bytes".into());
+            };
+            match days {
+                i32::MAX => bad("the date is infinity".into()),
+                i32::MIN => bad("the date is -infinity".into()),
+                _ => epoch()
+                    .date()
+                    .checked_add_signed(TimeDelta::days(days.into()))
+                    .map_or_else(
+                        || {
+                            bad(format!(
+                                "{days} days from 2000-01-01 is out of the supported range"
+                            ))
+                        },
+                        RawValue::Date,
+                    ),
+            }
+        }
+        PgValueFormat::Text => {
+            let text = raw.as_str().unwrap_or_default();
+            NaiveDate::parse_from_str(text, "%Y-%m-%d").map_or_else(
+                |_| bad(format!("{text:?} is not a readable date")),
+                RawValue::Date,
+            )
+        }
+    }
 }

@@ -7,6 +7,7 @@ use futures::stream::BoxStream;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Row, TypeInfo, ValueRef};
 
+use super::mapping::reason;
 use super::value::{RawRow, RawValue};
 use super::{FetchError, pool_options, rows};
 use crate::config::SourceConfig;
@@ -41,6 +42,7 @@ pub fn fetch<'a>(
     )
 }
 
+/// Reads one value; text that is not UTF-8 is a [`RawValue::Bad`] for its row alone.
 pub(super) fn decode(row: &SqliteRow, i: usize) -> Result<RawValue, FetchError> {
     let raw = row.try_get_raw(i)?;
     if raw.is_null() {
@@ -48,11 +50,11 @@ pub(super) fn decode(row: &SqliteRow, i: usize) -> Result<RawValue, FetchError> 
     }
     let type_name = raw.type_info().name().to_string();
     Ok(match type_name.as_str() {
-        "INTEGER" => RawValue::Int(row.try_get(i)?),
-        "REAL" => RawValue::Float(row.try_get(i)?),
-        "BLOB" => {
-            RawValue::Text(String::from_utf8_lossy(&row.try_get::<Vec<u8>, _>(i)?).into_owned())
-        }
-        _ => RawValue::Text(row.try_get(i)?),
+        "INTEGER" => RawValue::decoded(row.try_get(i), reason::OUT_OF_RANGE, RawValue::Int),
+        "REAL" => RawValue::decoded(row.try_get(i), reason::BAD_VALUE, RawValue::Float),
+        "BLOB" => RawValue::decoded(row.try_get::<Vec<u8>, _>(i), reason::BAD_ENCODING, |b| {
+            RawValue::Text(String::from_utf8_lossy(&b).into_owned())
+        }),
+        _ => RawValue::decoded(row.try_get(i), reason::BAD_ENCODING, RawValue::Text),
     })
 }

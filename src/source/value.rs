@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
+use super::mapping::reason;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawValue {
     Null,
@@ -14,9 +16,40 @@ pub enum RawValue {
     /// A timestamp with zone, already converted to UTC.
     Instant(DateTime<Utc>),
     Date(NaiveDate),
+    /// A value the driver returned but this service cannot read: an infinite or out-of-range
+    /// timestamp, text that is not UTF-8, a zero date, an integer beyond i64. The row it sits in
+    /// becomes a rejection with `reason` (see `mapping::reason`); the rest of the poll goes on.
+    Bad {
+        reason: &'static str,
+        detail: String,
+    },
 }
 
 impl RawValue {
+    pub fn bad(reason: &'static str, detail: impl std::fmt::Display) -> RawValue {
+        RawValue::Bad {
+            reason,
+            detail: detail.to_string(),
+        }
+    }
+
+    /// A driver's decode result, or a [`RawValue::Bad`] with `reason` when it failed.
+    pub fn decoded<T>(
+        result: Result<T, sqlx::Error>,
+        reason: &'static str,
+        value: impl FnOnce(T) -> RawValue,
+    ) -> RawValue {
+        result.map_or_else(|e| RawValue::bad(reason, e), value)
+    }
+
+    /// UTF-8 text from the bytes a driver returned, or a `bad_encoding` value.
+    pub fn text(bytes: &[u8]) -> RawValue {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => RawValue::Text(s.to_string()),
+            Err(e) => RawValue::bad(reason::BAD_ENCODING, format!("the text is not UTF-8: {e}")),
+        }
+    }
+
     pub fn is_null(&self) -> bool {
         match self {
             RawValue::Null => true,
@@ -38,7 +71,7 @@ impl RawValue {
     /// The value as text, for ids, codes and names (numbers are common status codes).
     pub fn as_text(&self) -> Option<String> {
         match self {
-            RawValue::Null => None,
+            RawValue::Null | RawValue::Bad { .. } => None,
             RawValue::Text(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
             RawValue::Int(i) => Some(i.to_string()),
             RawValue::Float(f) => Some(f.to_string()),

@@ -131,6 +131,51 @@ pub(super) async fn record_rejections(
     Ok(new)
 }
 
+/// Forgets the rejections of rows now stored: a row fixed at the source is no longer rejected,
+/// and is counted again if it breaks again. A duplicate in a batch stays recorded (its dossier is
+/// stored by definition), so it is counted once however often the source repeats it.
+async fn forget_rejections(
+    tx: &mut StoreTx,
+    source: &str,
+    dossiers: &[Dossier],
+) -> Result<(), StoreError> {
+    let any: Option<String> = on_tx!(*tx, conn => sqlx::query_scalar(
+        "SELECT row_key FROM rejected_rows WHERE source = $1 AND reason <> $2 LIMIT 1",
+    )
+    .bind(source)
+    .bind(DUPLICATE_IN_BATCH)
+    .fetch_optional(conn)
+    .await)
+    .map_err(failed("reading rejected rows"))?;
+    if any.is_none() {
+        return Ok(());
+    }
+    for ids in dossiers.chunks(ROWS_PER_STATEMENT) {
+        // Our own placeholders only; every value is bound.
+        let sql = format!(
+            "DELETE FROM rejected_rows WHERE source = $1 AND reason <> $2 AND row_key IN ({})",
+            (0..ids.len())
+                .map(|i| format!("${}", i + 3))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        on_tx!(*tx, conn => {
+            let mut q = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(source)
+                .bind(DUPLICATE_IN_BATCH);
+            for d in ids {
+                q = q.bind(&d.dossier_id);
+            }
+            q.execute(conn).await.map(drop)
+        })
+        .map_err(failed("forgetting rejected rows"))?;
+    }
+    Ok(())
+}
+
+/// The reason `source::mapping` gives a duplicate id in one batch.
+const DUPLICATE_IN_BATCH: &str = "duplicate_in_batch";
+
 /// Moves the watermark stored under `key` (a source's name, or its stage query's key).
 pub(super) async fn commit_watermark(
     tx: &mut StoreTx,
@@ -197,6 +242,7 @@ impl Store {
             })
             .map_err(failed("storing dossiers"))?;
         }
+        forget_rejections(&mut tx, source, dossiers).await?;
         let outcome = BatchOutcome {
             new_rejections: record_rejections(&mut tx, source, rejections, seen).await?,
             waited,
@@ -206,6 +252,17 @@ impl Store {
         }
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// The rows of `source` rejected now, by reason.
+    pub async fn rejected_counts(&self, source: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        on_pool!(self, p => sqlx::query_as(
+            "SELECT reason, COUNT(*) FROM rejected_rows WHERE source = $1 GROUP BY reason",
+        )
+        .bind(source)
+        .fetch_all(p)
+        .await)
+        .map_err(failed("counting rejected rows"))
     }
 
     /// The last committed watermark under `key` (a source's name, or its stage query's key), if

@@ -295,3 +295,49 @@ async fn departments_and_procedures_beyond_their_limits_are_counted_as_other() {
     assert_eq!(m(r#"hcc_labels_folded_total{label="stage"}"#), Some(0.0));
     s.store.close().await;
 }
+
+/// 10,000 more departments (one dossier each, half of them resolved) stay within the default cap
+/// of 200 department labels: the series on /metrics are bounded, not one set per department.
+#[tokio::test]
+async fn ten_thousand_departments_give_a_bounded_series_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let many = format!(
+        "{SCHEMA};
+INSERT INTO t WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 10000)
+SELECT printf('HS-%05d', i), 'PX', printf('DV_%05d', i), '2026-03-02 08:00:00',
+       '2026-03-06 17:00:00', CASE WHEN i % 2 = 0 THEN '2026-03-03 09:00:00' END,
+       CASE WHEN i % 2 = 0 THEN 'resolved' ELSE 'in_progress' END, '2026-03-03 09:00:00'
+FROM c"
+    );
+    let s = setup(dir.path(), None, &many, "").await;
+    let polled = s.poller.poll(PollMode::Incremental).await.unwrap();
+    assert_eq!(polled.rows, 10_004);
+    for _ in 0..2 {
+        s.evaluator.refresh(NOW.parse().unwrap()).await.unwrap();
+    }
+    let exposition = s.metrics.render();
+    let series: Vec<&str> = exposition
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    let departments: std::collections::BTreeSet<&str> = series
+        .iter()
+        .filter_map(|l| l.split("department=\"").nth(1)?.split('"').next())
+        .collect();
+    let folded = metric_value(
+        &exposition,
+        r#"hcc_labels_folded_total{label="department"}"#,
+    );
+    println!(
+        "cardinality case: 10,002 departments -> {} department label values, {} series, {} bytes \
+         of /metrics, {folded:?} folded",
+        departments.len(),
+        series.len(),
+        exposition.len()
+    );
+    assert_eq!(departments.len(), 201, "the top 200 and other");
+    assert!(departments.contains("other"));
+    assert_eq!(folded, Some(9_802.0), "each folded department counted once");
+    assert!(series.len() < 10_000, "{} series", series.len());
+    s.store.close().await;
+}

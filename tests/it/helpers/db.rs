@@ -46,14 +46,19 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn create(server: Server) -> TestDb {
+        let options = match server {
+            Server::Postgres => "",
+            Server::MySql => "CHARACTER SET utf8mb4",
+        };
+        TestDb::create_with(server, options).await
+    }
+
+    /// A database created with `options` after its name, e.g. a PostgreSQL encoding.
+    pub async fn create_with(server: Server, options: &str) -> TestDb {
         let name = unique_name("hcc_t");
         let admin = admin_url(server);
         let mut conn = connect_any(server, &admin).await;
-        let sql = match server {
-            Server::Postgres => format!("CREATE DATABASE {name}"),
-            Server::MySql => format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"),
-        };
-        execute(&mut conn, &sql).await;
+        execute(&mut conn, &format!("CREATE DATABASE {name} {options}")).await;
         TestDb { server, name }
     }
 
