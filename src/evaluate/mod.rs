@@ -3,6 +3,7 @@
 //! and label sets that no longer exist disappear. The same views serve the CLI and the API.
 
 mod labels;
+mod page;
 mod pauses;
 mod periods;
 mod stages;
@@ -15,6 +16,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use page::OpenPage;
 pub use pauses::supplement_requests;
 pub use periods::{Bounds, Period, PeriodStartDay, PeriodStartDayError, periods};
 pub use table::table;

@@ -10,6 +10,7 @@ use super::{ApiError, AppState};
 use crate::clock::SupportedInstant;
 use crate::evaluate::{OpenView, Period, PeriodStartDay};
 use crate::report;
+use crate::store::OpenFilter;
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
@@ -46,43 +47,44 @@ pub fn matches(
         && source.is_none_or(|s| v.source == s)
 }
 
+/// Paged in SQL (see `Evaluator::open_page`): earliest deadline first, dossiers without one
+/// last.
 pub async fn dossiers(
     State(state): State<AppState>,
     Query(q): Query<DossierQuery>,
 ) -> Result<Json<Page>, ApiError> {
-    if let Some(s) = q.sla_state.as_deref()
-        && !crate::sla::SlaState::ALL.iter().any(|x| x.as_str() == s)
-    {
-        return Err(ApiError::BadRequest(format!(
-            "sla_state {s:?}: expected on_track, at_risk, due_soon, overdue or paused"
-        )));
-    }
+    let sla_state = match q.sla_state.as_deref() {
+        None => None,
+        Some(s) => Some(
+            crate::sla::SlaState::ALL
+                .into_iter()
+                .find(|x| x.as_str() == s)
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "sla_state {s:?}: expected on_track, at_risk, due_soon, overdue or paused"
+                    ))
+                })?,
+        ),
+    };
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     let offset = q.offset.unwrap_or(0);
     let as_of = q
         .as_of
         .map_or_else(|| state.clock.now(), SupportedInstant::get);
-    let all: Vec<OpenView> = state
+    let filter = OpenFilter {
+        source: q.source.as_deref(),
+        department: q.department.as_deref(),
+    };
+    let page = state
         .evaluator
-        .open_dossiers(as_of)
-        .await?
-        .into_iter()
-        .filter(|v| {
-            matches(
-                v,
-                q.sla_state.as_deref(),
-                q.department.as_deref(),
-                q.source.as_deref(),
-            )
-        })
-        .collect();
-    let total = all.len();
+        .open_page(as_of, filter, sla_state, limit, offset)
+        .await?;
     Ok(Json(Page {
-        total,
+        total: page.total,
         offset,
         limit,
         as_of,
-        items: all.into_iter().skip(offset).take(limit).collect(),
+        items: page.items,
     }))
 }
 

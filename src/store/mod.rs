@@ -9,6 +9,7 @@ mod handoffs;
 mod instance_lock;
 mod open;
 mod outbox;
+mod pages;
 mod stages;
 
 use sqlx::{PgPool, SqlitePool};
@@ -23,6 +24,7 @@ pub use instance_lock::InstanceLock;
 pub use outbox::{
     Attempt, EscalationKey, NewMessage, OutboxEntry, OutboxFilter, OutboxRow, state as outbox_state,
 };
+pub use pages::OpenFilter;
 pub use stages::{VisitKey, VisitRow, stages_watermark_key};
 
 /// Runs the same expression against whichever pool the store has.
@@ -236,8 +238,20 @@ impl Store {
         }
     }
 
+    /// `store.max_connections`: the service's pool, which the HTTP API shares.
+    pub fn service_connections(&self) -> u32 {
+        on_pool!(self, p => p.options().get_max_connections())
+    }
+
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await);
         on_pool!(self.for_sources(), p => p.close().await);
+    }
+
+    /// `close`, waiting at most `limit`: a connection abandoned mid-query (a read stuck on a
+    /// lock, at shutdown) comes back only once its query ends, which may be never. False when
+    /// connections were left to the exit.
+    pub async fn close_within(&self, limit: std::time::Duration) -> bool {
+        tokio::time::timeout(limit, self.close()).await.is_ok()
     }
 }

@@ -2,6 +2,7 @@
 //! real port, the binary itself, a real Prometheus scraping it.
 
 mod api;
+mod api_limits;
 mod backup;
 mod cli;
 mod config_bounds;
