@@ -42,7 +42,7 @@ pub(crate) use on_pool;
 macro_rules! on_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match &mut $tx {
-            $crate::store::StoreTx::Sqlite(t) => {
+            $crate::store::StoreTx::Sqlite(t, _) => {
                 let $conn = &mut **t;
                 $body
             }
@@ -133,15 +133,19 @@ pub(crate) enum StorePool {
     Postgres(PgPool),
 }
 
+/// A SQLite transaction holds the store's write turn until it ends (see `Store::write_turn`).
 pub(crate) enum StoreTx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(
+        sqlx::Transaction<'static, sqlx::Sqlite>,
+        tokio::sync::OwnedMutexGuard<()>,
+    ),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 impl StoreTx {
     async fn commit(self) -> Result<(), StoreError> {
         match self {
-            StoreTx::Sqlite(t) => t.commit().await,
+            StoreTx::Sqlite(t, _turn) => t.commit().await,
             StoreTx::Postgres(t) => t.commit().await,
         }
         .map_err(failed("committing"))
@@ -154,6 +158,11 @@ pub struct Store {
     pub(crate) pool: StorePool,
     /// The connections source polls write through (see `for_sources`).
     sources: StorePool,
+    /// SQLite lets one writer in at a time and makes the others poll for the lock, so a writer
+    /// that commits in quick succession can starve them past the busy timeout. Transactions
+    /// take turns here instead, first come first served, so a writer waits at most for the
+    /// transactions queued before it, each bounded (`ROWS_PER_TRANSACTION`).
+    write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -197,7 +206,10 @@ impl Store {
 
     pub(crate) async fn begin(&self) -> Result<StoreTx, StoreError> {
         Ok(match &self.pool {
-            StorePool::Sqlite(p) => StoreTx::Sqlite(p.begin().await.map_err(failed("beginning"))?),
+            StorePool::Sqlite(p) => {
+                let turn = self.write_turn.clone().lock_owned().await;
+                StoreTx::Sqlite(p.begin().await.map_err(failed("beginning"))?, turn)
+            }
             StorePool::Postgres(p) => {
                 StoreTx::Postgres(p.begin().await.map_err(failed("beginning"))?)
             }
@@ -235,6 +247,7 @@ impl Store {
         Store {
             pool: self.sources.clone(),
             sources: self.sources.clone(),
+            write_turn: self.write_turn.clone(),
         }
     }
 

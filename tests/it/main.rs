@@ -23,6 +23,7 @@ mod probes;
 mod reload;
 mod report;
 mod resilience;
+mod soak;
 mod sources_mysql;
 mod sources_postgres;
 mod sources_sqlite;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::helpers::app::TestApp;
-use crate::helpers::db::{Server, TestDb};
+use crate::helpers::db::{Server, TestDb, server_addr};
 use crate::helpers::eventually;
 use crate::helpers::proxy::Proxy;
 
@@ -25,22 +25,11 @@ query = "SELECT id AS dossier_id, tt AS procedure_code, dv AS department, nhan A
     )
 }
 
-/// The test PostgreSQL server's address, from its URL (scripts/test-deps.sh may have started a
-/// private cluster on another port).
-fn pg_addr() -> std::net::SocketAddr {
-    let url = crate::helpers::db::pg_server();
-    let host_port = url.rsplit('@').next().unwrap_or(&url);
-    let host_port = host_port.split('/').next().unwrap_or(host_port);
-    host_port
-        .parse()
-        .unwrap_or_else(|e| panic!("HCC_TEST_PG_URL {url} has no IP:port: {e}"))
-}
-
 #[tokio::test]
 async fn a_source_that_goes_down_is_reported_down_and_recovers_by_itself_without_losing_rows() {
     let db = TestDb::create(Server::Postgres).await;
     db.exec(SCHEMA).await;
-    let proxy = Proxy::start(pg_addr()).await;
+    let proxy = Proxy::start(server_addr(Server::Postgres)).await;
     let url = format!("postgres://postgres@{}/{}", proxy.addr, db.name);
     let app = TestApp::spawn(&source("centre", &url, "")).await;
     let up = r#"hcc_source_up{source="centre"}"#;

@@ -21,6 +21,20 @@ pub fn mysql_server() -> String {
     std::env::var("HCC_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
 }
 
+/// A test server's address, from its URL (scripts/test-deps.sh may have started a private
+/// cluster on another port), for a proxy to stand in front of it.
+pub fn server_addr(server: Server) -> std::net::SocketAddr {
+    let url = match server {
+        Server::Postgres => pg_server(),
+        Server::MySql => mysql_server(),
+    };
+    let host_port = url.rsplit('@').next().unwrap_or(&url);
+    let host_port = host_port.split('/').next().unwrap_or(host_port);
+    host_port
+        .parse()
+        .unwrap_or_else(|e| panic!("the test server URL {url} has no IP:port: {e}"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Server {
     Postgres,
