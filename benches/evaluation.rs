@@ -4,6 +4,9 @@
 //! - the evaluation cycle (SLA engine over every open dossier, period counts, gauges), the first
 //!   one scoring every resolved dossier, then steady cycles: target ≤ 1 s at 1,000,000 dossiers;
 //! - rendering /metrics: target ≤ 20 ms;
+//! - the JSON API through its router: a page of `/api/v1/dossiers` (cut in SQL), a deep page, a
+//!   filter on the SLA state (which evaluates every open dossier), `/api/v1/summary`, and for
+//!   comparison the list as it was built before paging in SQL (every open dossier evaluated);
 //! - peak RSS of the process.
 //!
 //! `HCC_BENCH_ROWS` sets the number of dossiers (default 1,000,000). Medians of repeated runs;
@@ -131,6 +134,8 @@ async fn run(rows: usize) {
         renders.push(started.elapsed());
     }
 
+    let api = api_figures(&config, store.clone(), metrics.clone(), evaluator, now).await;
+
     let secs = |d: Duration| d.as_secs_f64();
     println!("hcc-monitor evaluation benchmark: {rows} dossiers, {open} open");
     println!("| step | figure | target |");
@@ -168,4 +173,83 @@ async fn run(rows: usize) {
         "| store reads of one cycle | {} | - |",
         breakdown.join(", ")
     );
+    for (what, d) in api {
+        println!(
+            "| {what}, median of {API_RUNS} | {:.1} ms | - |",
+            secs(d) * 1000.0
+        );
+    }
+}
+
+const API_RUNS: usize = 11;
+
+/// Each API call through the service's router, as a client would make it (JSON included).
+async fn api_figures(
+    config: &Config,
+    store: Store,
+    metrics: Arc<Metrics>,
+    evaluator: Evaluator,
+    now: chrono::DateTime<Utc>,
+) -> Vec<(String, Duration)> {
+    use tower::ServiceExt;
+    let clock: Arc<dyn hcc_monitor::clock::Clock> = Arc::new(SystemClock);
+    let evaluator = Arc::new(evaluator);
+    let state = hcc_monitor::http::AppState {
+        store: store.clone(),
+        metrics: metrics.clone(),
+        evaluator: evaluator.clone(),
+        clock: clock.clone(),
+        time_zone: config.service.time_zone,
+        access: Arc::new(hcc_monitor::http::Access::new(&config.service)),
+        handoffs: Arc::new(hcc_monitor::handoff::Handoffs::new(
+            Vec::new(),
+            store,
+            config.calendar.clone(),
+            metrics,
+            clock,
+        )),
+        reloads: tokio::sync::mpsc::channel(1).0,
+        leadership: hcc_monitor::ha::Leadership::sole(),
+    };
+    let router = hcc_monitor::http::router(state);
+    let mut figures = Vec::new();
+    for path in [
+        "/api/v1/dossiers?limit=100",
+        "/api/v1/dossiers?limit=100&offset=100000",
+        "/api/v1/dossiers?limit=100&sla_state=overdue",
+        "/api/v1/summary",
+    ] {
+        let mut runs = Vec::new();
+        for _ in 0..API_RUNS {
+            let request = axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let started = Instant::now();
+            let response = router.clone().oneshot(request).await.expect("response");
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
+            axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            runs.push(started.elapsed());
+        }
+        figures.push((format!("GET {path}"), median(runs)));
+    }
+    let mut runs = Vec::new();
+    for _ in 0..API_RUNS {
+        let started = Instant::now();
+        let all = evaluator.open_dossiers(now).await.expect("open");
+        let page: Vec<_> = all.into_iter().take(100).collect();
+        serde_json::to_vec(&page).expect("json");
+        runs.push(started.elapsed());
+    }
+    figures.push((
+        "the first 100 dossiers as built before paging in SQL (every open one evaluated)"
+            .to_owned(),
+        median(runs),
+    ));
+    figures
 }

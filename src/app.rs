@@ -179,6 +179,7 @@ impl Application {
         let addr = self.local_addr();
         let routes = Arc::new(RwLock::new(router(self.current.state.clone())));
         let current_routes = routes.clone();
+        let stopping = shutdown.clone();
         // The listener outlives generations; each request goes to the router of the current one.
         let app = axum::Router::new().fallback_service(tower::service_fn(
             move |request: axum::extract::Request| {
@@ -186,7 +187,7 @@ impl Application {
                     .read()
                     .unwrap_or_else(|e| e.into_inner())
                     .clone();
-                tower::ServiceExt::oneshot(router, request)
+                crate::http::abandon_reads_at(stopping.clone(), router, request)
             },
         ));
         let stopped = shutdown.clone().cancelled_owned();
@@ -330,7 +331,9 @@ impl Application {
             let _ = campaign.await;
         }
         self.current.close_sources().await;
-        self.store.close().await;
+        if !self.store.close_within(Duration::from_secs(2)).await {
+            tracing::info!("store connections busy at exit were dropped");
+        }
         tracing::info!("stopped");
         Ok(())
     }
@@ -530,11 +533,16 @@ impl Generation {
                 "evaluate",
                 self.config.service.evaluate_schedule.clone(),
                 Duration::from_secs(300),
-                move |_| {
+                move |stop| {
                     let evaluator = evaluator.clone();
                     let now = clock.now();
                     async move {
-                        evaluator.refresh(now).await?;
+                        // Abandoned at shutdown like a poll: it reads, and outcomes it had not
+                        // committed are decided again by the next cycle.
+                        tokio::select! {
+                            result = evaluator.refresh(now) => result?,
+                            () = stop.cancelled() => tracing::info!("evaluation abandoned at shutdown"),
+                        }
                         Ok(())
                     }
                 },

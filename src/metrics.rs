@@ -99,6 +99,7 @@ pub struct Metrics {
     pub source_rows_vanished: IntCounterVec,
     pub source_poll_errors: IntCounterVec,
     pub store_wait: HistogramVec,
+    pub api_rejected: prometheus::IntCounter,
     pub dossiers: IntGaugeVec,
     pub job_runs: IntCounterVec,
     pub job_skipped: IntCounterVec,
@@ -217,6 +218,12 @@ impl Metrics {
                 &["source"],
                 vec![0.001, 0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0],
             ),
+            api_rejected: prometheus::IntCounter::new(
+                "hcc_api_requests_rejected_total",
+                "JSON API requests answered 503 because the API's share of store connections was \
+                 in use (a burst).",
+            )
+            .expect("valid metric"),
             dossiers: gauge_vec(
                 "hcc_dossiers",
                 "Dossiers in the store by source and canonical status (vanished ones excluded).",
@@ -510,6 +517,7 @@ impl Metrics {
             Box::new(self.source_rows_vanished.clone()),
             Box::new(self.source_poll_errors.clone()),
             Box::new(self.store_wait.clone()),
+            Box::new(self.api_rejected.clone()),
             Box::new(self.dossiers.clone()),
             Box::new(self.job_runs.clone()),
             Box::new(self.job_skipped.clone()),

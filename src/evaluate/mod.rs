@@ -3,6 +3,7 @@
 //! and label sets that no longer exist disappear. The same views serve the CLI and the API.
 
 mod labels;
+mod page;
 mod pauses;
 mod periods;
 mod stages;
@@ -15,6 +16,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use page::OpenPage;
 pub use pauses::supplement_requests;
 pub use periods::{Bounds, Period, PeriodStartDay, PeriodStartDayError, periods};
 pub use table::table;
@@ -204,6 +206,19 @@ impl Evaluator {
         let rows = self.store.open_at(now).await?;
         let changes = self.store.pause_changes().await?;
         let mut views = self.views(rows, &changes, now);
+        self.add_handovers(&mut views, now).await?;
+        Ok(views)
+    }
+
+    /// Adds to each view what the department systems it was handed over to know of it.
+    async fn add_handovers(
+        &self,
+        views: &mut [OpenView],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if views.is_empty() {
+            return Ok(());
+        }
         let mut linked: HashMap<(String, String), Vec<HandedOver>> = HashMap::new();
         // As of `now`: what the department had received by then.
         let received = |l: &crate::store::LinkedRow| l.received_at <= now.timestamp();
@@ -219,12 +234,12 @@ impl Evaluator {
                     resolved_at: l.resolved_at.map(instant),
                 });
         }
-        for v in &mut views {
+        for v in views {
             if let Some(h) = linked.remove(&(v.source.clone(), v.dossier_id.clone())) {
                 v.handed_over_to = h;
             }
         }
-        Ok(views)
+        Ok(())
     }
 
     fn views(
@@ -309,34 +324,31 @@ impl Evaluator {
         let progress = self.progress(now, &open, &changes).await?;
 
         let m = &self.metrics;
+        // Tallied before the gauges are locked for the rebuild: a scrape waits for the few
+        // hundred series to be set, not for every open dossier to be counted.
+        let tally = self.tally_open(&open, &departments, &procedures);
         m.rebuild(|| {
             m.dossiers_open.reset();
             m.dossiers_open_by_procedure.reset();
             m.dossiers_without_deadline.reset();
             m.overdue_working.reset();
-            for v in &open {
-                let d = self.department_label(&departments, &v.source, &v.department);
-                m.dossiers_open
-                    .with_label_values(&[&v.source, d, v.sla_state])
-                    .inc();
-                if self.procedure_labels.contains(&v.source) {
-                    let procedure =
-                        self.procedures
-                            .apply(&procedures, m, &v.source, &v.procedure_code);
-                    m.dossiers_open_by_procedure
-                        .with_label_values(&[&v.source, d, procedure, v.sla_state])
-                        .inc();
-                }
-                if !v.evaluation.has_deadline {
-                    m.dossiers_without_deadline
-                        .with_label_values(&[&v.source, d])
-                        .inc();
-                }
-                if v.evaluation.state == SlaState::Overdue {
-                    let late = -v.left_working_secs.unwrap_or_default();
-                    m.overdue_working
-                        .with_label_values(&[&v.source, d])
-                        .observe(late as f64);
+            for (labels, n) in &tally.open {
+                m.dossiers_open.with_label_values(labels).set(*n);
+            }
+            for (labels, n) in &tally.by_procedure {
+                m.dossiers_open_by_procedure
+                    .with_label_values(labels)
+                    .set(*n);
+            }
+            for (labels, n) in &tally.without_deadline {
+                m.dossiers_without_deadline
+                    .with_label_values(labels)
+                    .set(*n);
+            }
+            for (labels, lates) in &tally.overdue {
+                let h = m.overdue_working.with_label_values(labels);
+                for late in lates {
+                    h.observe(*late as f64);
                 }
             }
             set_periods(&m.dossiers_resolved, &resolved.resolved, |(s, d, o)| {
@@ -412,6 +424,36 @@ impl Evaluator {
         m.evaluation_duration.set(started.elapsed().as_secs_f64());
         m.evaluation_last_success.set(Utc::now().timestamp() as f64);
         Ok(())
+    }
+
+    /// The open dossiers counted per series of the open-dossier families.
+    fn tally_open<'a>(
+        &self,
+        open: &'a [OpenView],
+        departments: &Admitted,
+        procedures: &Admitted,
+    ) -> OpenTally<'a> {
+        let mut t = OpenTally::default();
+        for v in open {
+            let d = self.department_label(departments, &v.source, &v.department);
+            *t.open.entry([&v.source, d, v.sla_state]).or_default() += 1;
+            if self.procedure_labels.contains(&v.source) {
+                let procedure =
+                    self.procedures
+                        .apply(procedures, &self.metrics, &v.source, &v.procedure_code);
+                *t.by_procedure
+                    .entry([&v.source, d, procedure, v.sla_state])
+                    .or_default() += 1;
+            }
+            if !v.evaluation.has_deadline {
+                *t.without_deadline.entry([&v.source, d]).or_default() += 1;
+            }
+            if v.evaluation.state == SlaState::Overdue {
+                let late = -v.left_working_secs.unwrap_or_default();
+                t.overdue.entry([&v.source, d]).or_default().push(late);
+            }
+        }
+        t
     }
 
     /// Decision 766's progress tally per (source, department) over the reporting month up to
@@ -520,6 +562,16 @@ impl Evaluator {
         }
         scored
     }
+}
+
+/// The open-dossier families' values, keyed by their label values.
+#[derive(Default)]
+struct OpenTally<'a> {
+    open: HashMap<[&'a str; 3], i64>,
+    by_procedure: HashMap<[&'a str; 4], i64>,
+    without_deadline: HashMap<[&'a str; 2], i64>,
+    /// Working seconds late, per overdue dossier.
+    overdue: HashMap<[&'a str; 2], Vec<i64>>,
 }
 
 /// Resolved dossiers scored per read: bounds memory when a million historic ones are scored at

@@ -10,6 +10,7 @@ use super::{ApiError, ApiPath, ApiQuery, AppState, ErrorBody};
 use crate::clock::SupportedInstant;
 use crate::evaluate::{OpenView, Period, PeriodStartDay};
 use crate::report;
+use crate::store::OpenFilter;
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
@@ -52,7 +53,8 @@ pub fn matches(
         && source.is_none_or(|s| v.source == s)
 }
 
-/// Open dossiers, least working time left first.
+/// Open dossiers, paged in SQL (see `Evaluator::open_page`): earliest deadline first, dossiers
+/// without one last.
 #[utoipa::path(get, path = "/api/v1/dossiers", params(DossierQuery), responses(
     (status = 200, body = Page),
     (status = 400, body = ErrorBody, description = "An unknown parameter or a bad value"),
@@ -61,36 +63,33 @@ pub async fn dossiers(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<DossierQuery>,
 ) -> Result<Json<Page>, ApiError> {
-    if let Some(s) = q.sla_state.as_deref() {
-        s.parse::<crate::sla::SlaState>()
-            .map_err(|e| ApiError::BadRequest(format!("sla_state: {e}")))?;
-    }
+    let sla_state = q
+        .sla_state
+        .as_deref()
+        .map(|s| {
+            s.parse::<crate::sla::SlaState>()
+                .map_err(|e| ApiError::BadRequest(format!("sla_state: {e}")))
+        })
+        .transpose()?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     let offset = q.offset.unwrap_or(0);
     let as_of = q
         .as_of
         .map_or_else(|| state.clock.now(), SupportedInstant::get);
-    let all: Vec<OpenView> = state
+    let filter = OpenFilter {
+        source: q.source.as_deref(),
+        department: q.department.as_deref(),
+    };
+    let page = state
         .evaluator
-        .open_dossiers(as_of)
-        .await?
-        .into_iter()
-        .filter(|v| {
-            matches(
-                v,
-                q.sla_state.as_deref(),
-                q.department.as_deref(),
-                q.source.as_deref(),
-            )
-        })
-        .collect();
-    let total = all.len();
+        .open_page(as_of, filter, sla_state, limit, offset)
+        .await?;
     Ok(Json(Page {
-        total,
+        total: page.total,
         offset,
         limit,
         as_of,
-        items: all.into_iter().skip(offset).take(limit).collect(),
+        items: page.items,
     }))
 }
 

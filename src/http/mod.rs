@@ -8,6 +8,7 @@ mod error;
 mod handoffs;
 mod health;
 pub mod instant;
+mod limit;
 mod openapi;
 pub mod tls;
 
@@ -22,6 +23,7 @@ use axum::routing::{get, post};
 
 pub use auth::Access;
 pub use error::{ApiError, ApiPath, ApiQuery, ErrorBody};
+pub use limit::abandon_reads_at;
 
 use crate::clock::Clock;
 use crate::evaluate::Evaluator;
@@ -49,15 +51,25 @@ pub struct AppState {
 pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
 
 pub fn router(state: AppState) -> Router {
-    let protected = Router::new()
-        .route("/metrics", get(metrics))
-        .route("/readyz", get(health::readyz))
+    // The JSON API reads the store at the client's pace; /metrics and the probes do not
+    // (readiness is one small query) and stay outside the bound.
+    let store_requests =
+        limit::StoreRequests::new(state.store.service_connections(), state.metrics.clone());
+    let api = Router::new()
         .route("/api/v1/dossiers", get(api::dossiers))
         .route("/api/v1/summary", get(api::summary))
         .route("/api/v1/handoffs", get(handoffs::stuck))
         .route("/api/v1/outbox", get(api::outbox))
         .route("/api/v1/outbox/{action}", post(api::outbox_action))
+        .route_layer(axum::middleware::from_fn_with_state(
+            store_requests,
+            limit::bounded,
+        ));
+    let protected = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/readyz", get(health::readyz))
         .route(openapi::PATH, get(openapi::document))
+        .merge(api)
         .route("/-/reload", post(reload))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -38,6 +38,26 @@ pub struct PauseChange {
     pub changed_at: i64,
 }
 
+/// (source, dossier_id, old_status, new_status, changed_at), as read.
+pub(super) type PauseChangeRow = (String, String, String, String, i64);
+
+/// Adds rows read oldest first to the history of their dossier.
+pub(super) fn group_pause_changes(
+    by_dossier: &mut HashMap<(String, String), Vec<PauseChange>>,
+    rows: Vec<PauseChangeRow>,
+) {
+    for (source, id, old_status, new_status, changed_at) in rows {
+        by_dossier
+            .entry((source, id))
+            .or_default()
+            .push(PauseChange {
+                old_status,
+                new_status,
+                changed_at,
+            });
+    }
+}
+
 /// A decided outcome, written once per resolution.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
@@ -82,7 +102,7 @@ fn quoted(statuses: impl Iterator<Item = Status>) -> String {
         .join(",")
 }
 
-const COLUMNS: &str = "source, dossier_id, procedure_code, procedure_name, department, channel, \
+pub(super) const COLUMNS: &str = "source, dossier_id, procedure_code, procedure_name, department, channel, \
     received_at, due_at, resolved_at, status, updated_at, paused_at, resumed_at, outcome";
 
 /// Open at `$1`: received by then and not ended by then. A dossier resolved after `$1` was open
@@ -91,7 +111,7 @@ const COLUMNS: &str = "source, dossier_id, procedure_code, procedure_name, depar
 /// expects many dossiers resolved after an unknown instant and would read the whole table, where
 /// for the present there are none). The second read names no receipt bound either, which would
 /// pull the planner to the received index; `open_at` checks the receipt itself.
-fn open_at_sql(sqlite: bool) -> String {
+pub(super) fn open_at_sql(sqlite: bool) -> String {
     let open = quoted(Status::ALL.into_iter().filter(|s| s.is_open()));
     let unresolved = quoted(Status::ALL.into_iter().filter(|s| !s.is_resolved()));
     let hint = if sqlite {
@@ -110,7 +130,7 @@ fn open_at_sql(sqlite: bool) -> String {
 static OPEN_AT_SQLITE: LazyLock<String> = LazyLock::new(|| open_at_sql(true));
 static OPEN_AT_POSTGRES: LazyLock<String> = LazyLock::new(|| open_at_sql(false));
 
-static PAUSED: LazyLock<String> = LazyLock::new(|| {
+pub(super) static PAUSED: LazyLock<String> = LazyLock::new(|| {
     quoted(
         Status::ALL
             .into_iter()
@@ -173,7 +193,7 @@ const OUTCOMES_PER_STATEMENT: usize = 1000;
 
 impl Store {
     /// The text of a query that differs by backend only in an index hint.
-    fn for_backend<'a>(&self, sqlite: &'a str, postgres: &'a str) -> &'a str {
+    pub(super) fn for_backend<'a>(&self, sqlite: &'a str, postgres: &'a str) -> &'a str {
         match self.pool {
             super::StorePool::Sqlite(_) => sqlite,
             super::StorePool::Postgres(_) => postgres,
@@ -236,20 +256,11 @@ impl Store {
              WHERE old_status IN ({p}) OR new_status IN ({p}) ORDER BY id",
             p = PAUSED.as_str()
         );
-        let rows: Vec<(String, String, String, String, i64)> = on_pool!(self, p =>
+        let rows: Vec<PauseChangeRow> = on_pool!(self, p =>
             sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(p).await)
         .map_err(failed("reading pause history"))?;
-        let mut by_dossier: HashMap<(String, String), Vec<PauseChange>> = HashMap::new();
-        for (source, id, old_status, new_status, changed_at) in rows {
-            by_dossier
-                .entry((source, id))
-                .or_default()
-                .push(PauseChange {
-                    old_status,
-                    new_status,
-                    changed_at,
-                });
-        }
+        let mut by_dossier = HashMap::new();
+        group_pause_changes(&mut by_dossier, rows);
         Ok(by_dossier)
     }
 

@@ -11,6 +11,7 @@ mod lease;
 mod links;
 mod open;
 mod outbox;
+mod pages;
 mod stages;
 
 use sqlx::{PgPool, SqlitePool};
@@ -26,6 +27,7 @@ pub use links::LinkedRow;
 pub use outbox::{
     Attempt, EscalationKey, NewMessage, OutboxEntry, OutboxFilter, OutboxRow, state as outbox_state,
 };
+pub use pages::OpenFilter;
 pub use stages::{VisitKey, VisitRow, stages_watermark_key};
 
 /// Runs the same expression against whichever pool the store has.
@@ -43,7 +45,7 @@ pub(crate) use on_pool;
 macro_rules! on_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match &mut $tx {
-            $crate::store::StoreTx::Sqlite(t) => {
+            $crate::store::StoreTx::Sqlite(t, _) => {
                 let $conn = &mut **t;
                 $body
             }
@@ -144,15 +146,19 @@ pub(crate) enum StorePool {
     Postgres(PgPool),
 }
 
+/// A SQLite transaction holds the store's write turn until it ends (see `Store::write_turn`).
 pub(crate) enum StoreTx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(
+        sqlx::Transaction<'static, sqlx::Sqlite>,
+        tokio::sync::OwnedMutexGuard<()>,
+    ),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 impl StoreTx {
     async fn commit(self) -> Result<(), StoreError> {
         match self {
-            StoreTx::Sqlite(t) => t.commit().await,
+            StoreTx::Sqlite(t, _turn) => t.commit().await,
             StoreTx::Postgres(t) => t.commit().await,
         }
         .map_err(failed("committing"))
@@ -165,6 +171,11 @@ pub struct Store {
     pub(crate) pool: StorePool,
     /// The connections source polls write through (see `for_sources`).
     sources: StorePool,
+    /// SQLite lets one writer in at a time and makes the others poll for the lock, so a writer
+    /// that commits in quick succession can starve them past the busy timeout. Transactions
+    /// take turns here instead, first come first served, so a writer waits at most for the
+    /// transactions queued before it, each bounded (`ROWS_PER_TRANSACTION`).
+    write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -208,7 +219,10 @@ impl Store {
 
     pub(crate) async fn begin(&self) -> Result<StoreTx, StoreError> {
         Ok(match &self.pool {
-            StorePool::Sqlite(p) => StoreTx::Sqlite(p.begin().await.map_err(failed("beginning"))?),
+            StorePool::Sqlite(p) => {
+                let turn = self.write_turn.clone().lock_owned().await;
+                StoreTx::Sqlite(p.begin().await.map_err(failed("beginning"))?, turn)
+            }
             StorePool::Postgres(p) => {
                 StoreTx::Postgres(p.begin().await.map_err(failed("beginning"))?)
             }
@@ -246,11 +260,24 @@ impl Store {
         Store {
             pool: self.sources.clone(),
             sources: self.sources.clone(),
+            write_turn: self.write_turn.clone(),
         }
+    }
+
+    /// `store.max_connections`: the service's pool, which the HTTP API shares.
+    pub fn service_connections(&self) -> u32 {
+        on_pool!(self, p => p.options().get_max_connections())
     }
 
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await);
         on_pool!(self.for_sources(), p => p.close().await);
+    }
+
+    /// `close`, waiting at most `limit`: a connection abandoned mid-query (a read stuck on a
+    /// lock, at shutdown) comes back only once its query ends, which may be never. False when
+    /// connections were left to the exit.
+    pub async fn close_within(&self, limit: std::time::Duration) -> bool {
+        tokio::time::timeout(limit, self.close()).await.is_ok()
     }
 }

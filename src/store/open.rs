@@ -137,7 +137,11 @@ impl Store {
             }
             _ => return Err(StoreError::UnsupportedUrl { url: shown }),
         };
-        Ok(Store { pool, sources })
+        Ok(Store {
+            pool,
+            sources,
+            write_turn: Default::default(),
+        })
     }
 
     /// Opens and applies pending migrations: what the service does at start.

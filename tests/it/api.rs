@@ -52,7 +52,7 @@ async fn the_dossier_list_filters_pages_and_replays_a_past_instant() {
         .iter()
         .map(|v| v["dossier_id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["C", "D", "B"], "least working time left first");
+    assert_eq!(ids, ["C", "D", "B"], "earliest deadline first");
     assert_eq!(all["items"][0]["sla_state"], "overdue");
     assert_eq!(all["items"][0]["left_working_secs"], -3 * 3600);
     let keys: Vec<&String> = all["items"][0].as_object().unwrap().keys().collect();

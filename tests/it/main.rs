@@ -3,6 +3,7 @@
 
 mod alert_series;
 mod api;
+mod api_limits;
 mod backup;
 mod cli;
 mod cli_guards;
@@ -27,6 +28,7 @@ mod quiet_logs;
 mod reload;
 mod report;
 mod resilience;
+mod soak;
 mod sources_mysql;
 mod sources_postgres;
 mod sources_sqlite;

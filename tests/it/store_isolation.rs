@@ -187,3 +187,109 @@ async fn a_store_that_fails_is_a_store_error_and_leaves_the_source_up() {
         .get();
     assert_eq!(store_errors, 1);
 }
+
+/// Dossiers of `source` in the store, as the API counts them.
+async fn stored(app: &TestApp, source: &str) -> u64 {
+    let (_, body) = app
+        .get(&format!("/api/v1/dossiers?source={source}&limit=1"))
+        .await;
+    serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["total"].as_u64())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_long_sync_into_sqlite_lets_another_source_commit_and_readers_never_wait() {
+    const ROWS: u64 = 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    let (small_url, small) = source(dir.path(), "small").await;
+    let (bulk_url, bulk) = source(dir.path(), "bulk").await;
+    // One read batch for the whole sync: before its writes were bounded, it was one
+    // transaction holding SQLite's only write lock for as long as it wrote.
+    sqlite_exec(
+        &bulk_url,
+        &format!(
+            "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < {ROWS})
+             INSERT INTO hs SELECT 'bulk-' || i, 'P1', 'SO_TU_PHAP', '2026-05-04 08:00:00', 4,
+                '2026-05-04 08:00:00' FROM n;\n"
+        ),
+    )
+    .await;
+    let bulk = bulk.replace("schedule = ", "batch_rows = 100000\nschedule = ");
+    let text = format!(
+        "[service]\nlisten = \"127.0.0.1:0\"\n[store]\nurl = \"sqlite://{}/store.db\"\n{small}{bulk}",
+        dir.path().display()
+    );
+    let config = Config::parse(Path::new("test.toml"), &text, |_| None).unwrap();
+    let app = TestApp::start(config, Arc::new(SystemClock), Some(dir)).await;
+    eventually(
+        "the bulk sync under way",
+        Duration::from_secs(60),
+        || async { stored(&app, "bulk").await > 0 },
+    )
+    .await;
+
+    sqlite_exec(
+        &small_url,
+        "INSERT INTO hs VALUES ('small-2', 'P1', 'SO_TU_PHAP', '2026-05-04 09:00:00', 4,
+            '2026-05-04 09:00:00');\n",
+    )
+    .await;
+    let written = Instant::now();
+    let mut small_stored = None;
+    let mut slowest_read = Duration::ZERO;
+    let mut reads = 0;
+    loop {
+        // A read by key costs next to nothing, so its time is the time it waited.
+        let started = Instant::now();
+        let read = app.store.dossier("small", "small-1").await.unwrap();
+        slowest_read = slowest_read.max(started.elapsed());
+        assert!(read.is_some());
+        reads += 1;
+        let bulk_stored = stored(&app, "bulk").await;
+        if small_stored.is_none()
+            && app
+                .store
+                .dossier("small", "small-2")
+                .await
+                .unwrap()
+                .is_some()
+        {
+            small_stored = Some((written.elapsed(), bulk_stored));
+        }
+        assert_eq!(
+            app.metric(&series("hcc_source_up", "small")).await,
+            Some(1.0)
+        );
+        if bulk_stored == ROWS {
+            break;
+        }
+        assert!(
+            written.elapsed() < Duration::from_secs(120),
+            "the sync ends"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let synced = written.elapsed();
+    let (after, bulk_then) = small_stored.expect("the small source's row stored");
+    eprintln!(
+        "{ROWS}-row sync: small source's row stored {after:?} after it was written, with \
+         {bulk_then} bulk rows in; slowest of {reads} reads by key during the sync {slowest_read:?}; \
+         sync ended {synced:?} after the row was written"
+    );
+    assert!(
+        bulk_then < ROWS,
+        "the small source's row went in only once the sync had ended"
+    );
+    assert!(after < Duration::from_secs(3), "{after:?}");
+    assert!(
+        slowest_read < Duration::from_millis(250),
+        "a read waited {slowest_read:?} behind the sync's writes"
+    );
+    let store_errors = app
+        .metric("hcc_source_poll_errors_total{kind=\"store\",source=\"small\"}")
+        .await;
+    assert_eq!(store_errors, Some(0.0));
+    app.stop().await;
+}

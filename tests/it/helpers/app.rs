@@ -187,6 +187,17 @@ pub async fn http_call(
     path: &str,
     token: Option<&str>,
 ) -> (u16, String) {
+    let (status, _, body) = http_response(addr, method, path, token).await;
+    (status, body)
+}
+
+/// A plain HTTP/1.1 request without a body: status, head (status line and headers) and body.
+pub async fn http_response(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, String, String) {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .expect("connect to app");
@@ -224,7 +235,7 @@ pub async fn http_call(
     } else {
         body.to_vec()
     };
-    (status, String::from_utf8_lossy(&body).into_owned())
+    (status, head, String::from_utf8_lossy(&body).into_owned())
 }
 
 /// Undoes `Transfer-Encoding: chunked`, which servers other than the app (Prometheus) use for

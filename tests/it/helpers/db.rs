@@ -17,19 +17,27 @@ pub fn pg_server() -> String {
     std::env::var("HCC_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
-/// The test PostgreSQL server's address, from its URL (scripts/test-deps.sh may have started a
-/// private cluster on another port).
+/// The test PostgreSQL server's address (see `server_addr`).
 pub fn pg_addr() -> std::net::SocketAddr {
-    let url = pg_server();
-    let host_port = url.rsplit('@').next().unwrap_or(&url);
-    let host_port = host_port.split('/').next().unwrap_or(host_port);
-    host_port
-        .parse()
-        .unwrap_or_else(|e| panic!("HCC_TEST_PG_URL {url} has no IP:port: {e}"))
+    server_addr(Server::Postgres)
 }
 
 pub fn mysql_server() -> String {
     std::env::var("HCC_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
+/// A test server's address, from its URL (scripts/test-deps.sh may have started a private
+/// cluster on another port), for a proxy to stand in front of it.
+pub fn server_addr(server: Server) -> std::net::SocketAddr {
+    let url = match server {
+        Server::Postgres => pg_server(),
+        Server::MySql => mysql_server(),
+    };
+    let host_port = url.rsplit('@').next().unwrap_or(&url);
+    let host_port = host_port.split('/').next().unwrap_or(host_port);
+    host_port
+        .parse()
+        .unwrap_or_else(|e| panic!("the test server URL {url} has no IP:port: {e}"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,17 +1,21 @@
 //! A TCP proxy in front of a real database server: stopping it makes the database unreachable
-//! for the service (connections cut, new ones refused) without touching the shared server.
+//! for the service (connections cut, new ones refused), freezing it makes the database hang
+//! (connections stay open, nothing is forwarded), without touching the shared server.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 
 pub struct Proxy {
     pub addr: SocketAddr,
     target: SocketAddr,
     running: Arc<Mutex<Option<JoinHandle<()>>>>,
+    frozen: watch::Sender<bool>,
 }
 
 impl Proxy {
@@ -22,8 +26,13 @@ impl Proxy {
             addr,
             target,
             running: Arc::new(Mutex::new(None)),
+            frozen: watch::channel(false).0,
         };
-        *proxy.running.lock().await = Some(tokio::spawn(serve(listener, target)));
+        *proxy.running.lock().await = Some(tokio::spawn(serve(
+            listener,
+            target,
+            proxy.frozen.subscribe(),
+        )));
         proxy
     }
 
@@ -38,21 +47,59 @@ impl Proxy {
     /// Listens again on the same port.
     pub async fn resume(&self) {
         let listener = TcpListener::bind(self.addr).await.expect("rebind proxy");
-        *self.running.lock().await = Some(tokio::spawn(serve(listener, self.target)));
+        *self.running.lock().await = Some(tokio::spawn(serve(
+            listener,
+            self.target,
+            self.frozen.subscribe(),
+        )));
+    }
+
+    /// Stops forwarding, as a server stopped with SIGSTOP: connections stay open and new ones
+    /// are accepted, but no byte goes through until `thaw`.
+    pub fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+
+    pub fn thaw(&self) {
+        self.frozen.send_replace(false);
     }
 }
 
-async fn serve(listener: TcpListener, target: SocketAddr) {
+async fn serve(listener: TcpListener, target: SocketAddr, frozen: watch::Receiver<bool>) {
     // Connections live in this task's JoinSet, so aborting the task cuts them all.
     let mut conns = tokio::task::JoinSet::new();
     loop {
-        let Ok((mut inbound, _)) = listener.accept().await else {
+        let Ok((inbound, _)) = listener.accept().await else {
             return;
         };
+        let mut frozen = frozen.clone();
         conns.spawn(async move {
-            if let Ok(mut outbound) = TcpStream::connect(target).await {
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            if frozen.wait_for(|f| !f).await.is_err() {
+                return;
+            }
+            if let Ok(outbound) = TcpStream::connect(target).await {
+                let (in_read, in_write) = inbound.into_split();
+                let (out_read, out_write) = outbound.into_split();
+                tokio::join!(
+                    pump(in_read, out_write, frozen.clone()),
+                    pump(out_read, in_write, frozen)
+                );
             }
         });
     }
+}
+
+/// Copies one direction, holding each chunk while frozen.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut frozen: watch::Receiver<bool>) {
+    let mut buf = vec![0; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if frozen.wait_for(|f| !f).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }

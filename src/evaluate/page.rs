@@ -1,0 +1,68 @@
+//! A page of the open dossiers for the API, evaluated alone: its rows are cut in SQL, so one
+//! request costs a page, not every open dossier.
+
+use chrono::{DateTime, Utc};
+
+use super::{Evaluator, OpenView};
+use crate::sla::SlaState;
+use crate::store::{OpenFilter, StoreError};
+
+/// A page and how many dossiers match in all.
+pub struct OpenPage {
+    pub total: usize,
+    pub items: Vec<OpenView>,
+}
+
+impl Evaluator {
+    /// The dossiers open at `now` that match, earliest deadline first. A state is known only
+    /// once a dossier is evaluated, so a filter on it evaluates every dossier that matches the
+    /// rest of the filter (the open ones, not the whole store), in the same order.
+    pub async fn open_page(
+        &self,
+        now: DateTime<Utc>,
+        filter: OpenFilter<'_>,
+        state: Option<SlaState>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<OpenPage, StoreError> {
+        let (limit_sql, offset_sql) = match state {
+            None => (
+                i64::try_from(limit).unwrap_or(i64::MAX),
+                i64::try_from(offset).unwrap_or(i64::MAX),
+            ),
+            Some(_) => (i64::MAX, 0),
+        };
+        let (rows, total) = self
+            .store
+            .open_page(now, filter, limit_sql, offset_sql)
+            .await?;
+        let keys: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| (r.source.clone(), r.dossier_id.clone()))
+            .collect();
+        let changes = match state {
+            None => self.store.pause_changes_of(&keys).await?,
+            // Every open dossier is read then: one read of the history beats thousands by key.
+            Some(_) => self.store.pause_changes().await?,
+        };
+        let views = rows.into_iter().map(|row| {
+            let c = changes.get(&(row.source.clone(), row.dossier_id.clone()));
+            self.open_view(row, c, now)
+        });
+        let mut page = match state {
+            None => OpenPage {
+                total: total.max(0) as usize,
+                items: views.collect(),
+            },
+            Some(s) => {
+                let matching: Vec<OpenView> = views.filter(|v| v.evaluation.state == s).collect();
+                OpenPage {
+                    total: matching.len(),
+                    items: matching.into_iter().skip(offset).take(limit).collect(),
+                }
+            }
+        };
+        self.add_handovers(&mut page.items, now).await?;
+        Ok(page)
+    }
+}
