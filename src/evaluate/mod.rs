@@ -467,10 +467,7 @@ impl Evaluator {
         departments: &Admitted,
     ) -> Vec<Scored> {
         let mut scored = Vec::with_capacity(rows.len());
-        let resolved = rows
-            .iter()
-            .filter(|r| Status::parse(&r.status).is_some_and(Status::is_resolved));
-        for row in resolved {
+        for row in rows {
             let c = changes.get(&(row.source.clone(), row.dossier_id.clone()));
             let Some(s) = self.score(row, c) else {
                 continue;

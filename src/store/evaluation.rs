@@ -150,18 +150,20 @@ fn outcome_counts_sql(hint: &str) -> String {
 /// Dossiers per statement when reading a list of them by key (2 values each).
 const KEYS_PER_STATEMENT: usize = 1000;
 
-/// Exactly the `dossiers_unscored` index's condition; rows with a result date but an open status
-/// are left to the caller. SQLite is told the index: without statistics it reads `resolved_at IS
-/// NOT NULL` as a range and walks every resolved dossier instead.
+/// Exactly the `dossiers_unscored` index's condition: resolved statuses only, so that rows with a
+/// result date but an open status, however many, never fill a batch. SQLite is told the index:
+/// without statistics it reads `resolved_at IS NOT NULL` as a range and walks every resolved
+/// dossier instead.
 fn unscored_sql(sqlite: bool) -> String {
     let hint = if sqlite {
         "INDEXED BY dossiers_unscored "
     } else {
         ""
     };
+    let resolved = quoted(Status::ALL.into_iter().filter(|s| s.is_resolved()));
     format!(
         "SELECT {COLUMNS} FROM dossiers {hint}WHERE outcome IS NULL AND resolved_at IS NOT NULL \
-         AND vanished_at IS NULL LIMIT $1"
+         AND status IN ({resolved}) AND vanished_at IS NULL LIMIT $1"
     )
 }
 
