@@ -27,6 +27,9 @@ pub struct EvalRow {
     pub updated_at: i64,
     pub paused_at: Option<i64>,
     pub resumed_at: Option<i64>,
+    /// First seen already paused (no `paused_at` mapped): when that pause began, as far as the
+    /// first observation tells (the source's last change then).
+    pub first_paused_since: Option<i64>,
     pub outcome: Option<String>,
 }
 
@@ -83,7 +86,8 @@ fn quoted(statuses: impl Iterator<Item = Status>) -> String {
 }
 
 const COLUMNS: &str = "source, dossier_id, procedure_code, procedure_name, department, channel, \
-    received_at, due_at, resolved_at, status, updated_at, paused_at, resumed_at, outcome";
+    received_at, due_at, resolved_at, status, updated_at, paused_at, resumed_at, first_paused_since, \
+    outcome";
 
 /// Open at `$1`: received by then and not ended by then. A dossier resolved after `$1` was open
 /// at `$1`, so `--as-of` replays a past moment from today's store. Two reads joined, each on its

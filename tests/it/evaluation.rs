@@ -34,7 +34,12 @@ pub(crate) struct Setup {
     pub evaluator: Evaluator,
 }
 
-pub(crate) async fn setup(dir: &Path, store_url: Option<String>, script: &str, extra: &str) -> Setup {
+pub(crate) async fn setup(
+    dir: &Path,
+    store_url: Option<String>,
+    script: &str,
+    extra: &str,
+) -> Setup {
     let source = format!("sqlite://{}/source.db", dir.display());
     sqlite_exec(&format!("{source}?mode=rwc"), script).await;
     let mut cfg = config(
@@ -317,7 +322,11 @@ async fn resolved_dossiers_are_scored_behind_many_unscorable(store_url: Option<S
     };
     s.poller.poll(PollMode::Incremental).await.unwrap();
     s.evaluator.refresh(now).await.unwrap();
-    assert_eq!(resolved_early(&s), Some(1.0), "Z1 scored in the first cycle");
+    assert_eq!(
+        resolved_early(&s),
+        Some(1.0),
+        "Z1 scored in the first cycle"
+    );
     // Newly resolved: one more, and 100 more stuck rows.
     sqlite_exec(
         &s.source,

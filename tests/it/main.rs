@@ -22,6 +22,7 @@ mod outbox_recovery;
 mod poison_rows;
 mod probes;
 mod reload;
+mod replay;
 mod report;
 mod resilience;
 mod sources_mysql;
