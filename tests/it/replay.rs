@@ -1,5 +1,6 @@
-//! A pause keeps its credit once it ends, whether the monitor saw it begin or first saw the
-//! dossier already paused.
+//! Replays (`--as-of`, the API's `as_of`) give each dossier the status and deadline it had at the
+//! instant, from the history the store recorded; and a pause keeps its credit once it ends,
+//! whether the monitor saw it begin or first saw the dossier already paused.
 
 use chrono::{DateTime, Utc};
 
@@ -31,6 +32,63 @@ async fn open_at(s: &Setup, t: &str) -> Vec<(String, &'static str, Option<DateTi
 async fn apply(s: &Setup, changes: &str) {
     sqlite_exec(&s.source, changes).await;
     s.poller.poll(PollMode::Incremental).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_replay_gives_the_status_and_due_each_dossier_had_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(
+        dir.path(),
+        None,
+        &format!(
+            "{SCHEMA}; INSERT INTO t VALUES
+ ('P1', 'PX', 'X', '2026-02-26 08:00:00', '2026-03-10 17:00:00', NULL, 'in_progress', '2026-02-26 08:00:00'),
+ ('W', 'PX', 'X', '2026-02-27 08:00:00', '2026-03-10 17:00:00', NULL, 'in_progress', '2026-02-27 08:00:00'),
+ ('R', 'PX', 'X', '2026-02-27 08:00:00', '2026-03-10 17:00:00', NULL, 'in_progress', '2026-02-27 08:00:00'),
+ ('D', 'PX', 'X', '2026-02-26 08:00:00', '2026-03-03 17:00:00', NULL, 'in_progress', '2026-02-26 08:00:00')"
+        ),
+        "",
+    )
+    .await;
+    s.poller.poll(PollMode::Incremental).await.unwrap();
+    // On 3/3 R is resolved and D re-appointed; on 3/4 P1 is asked for a supplement (seen as it
+    // happens), P2 is first seen already asked that morning, and W is withdrawn.
+    apply(
+        &s,
+        "UPDATE t SET st = 'resolved', done = '2026-03-03 15:00:00', u = '2026-03-03 15:00:00' WHERE id = 'R';
+         UPDATE t SET due = '2026-03-10 17:00:00', u = '2026-03-03 16:00:00' WHERE id = 'D';
+         UPDATE t SET st = 'supplement_requested', u = '2026-03-04 09:00:00' WHERE id = 'P1';
+         INSERT INTO t VALUES ('P2', 'PX', 'X', '2026-02-26 08:00:00', '2026-03-10 17:00:00', NULL,
+             'supplement_requested', '2026-03-04 09:00:00');
+         UPDATE t SET st = 'withdrawn', u = '2026-03-04 09:00:00' WHERE id = 'W'",
+    )
+    .await;
+    let due = |t: &str| Some(at(t));
+    let on_10_3 = due("2026-03-10T10:00:00Z");
+    // Monday 2/3 09:00: nothing paused yet, W and R still open, D due on its first date (Tue
+    // 3/3 17:00): 2.5 + 3.5 + 8 = 14 working hours left of 31.
+    assert_eq!(
+        open_at(&s, "2026-03-02T02:00:00Z").await,
+        vec![
+            ("D".into(), "on_track", due("2026-03-03T10:00:00Z")),
+            ("P1".into(), "on_track", on_10_3),
+            ("P2".into(), "on_track", on_10_3),
+            ("R".into(), "on_track", on_10_3),
+            ("W".into(), "on_track", on_10_3),
+        ]
+    );
+    // Wednesday 4/3 10:00: both asked since 09:00 (one working hour of credit), W and R gone,
+    // D on its new date.
+    let paused_due = due("2026-03-11T01:00:00Z");
+    assert_eq!(
+        open_at(&s, NOW).await,
+        vec![
+            ("D".into(), "on_track", on_10_3),
+            ("P1".into(), "paused", paused_due),
+            ("P2".into(), "paused", paused_due),
+        ]
+    );
+    s.store.close().await;
 }
 
 #[tokio::test]
