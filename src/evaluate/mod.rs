@@ -6,6 +6,7 @@ mod labels;
 mod page;
 mod pauses;
 mod periods;
+mod replay;
 mod stages;
 mod table;
 
@@ -19,6 +20,7 @@ use serde::Serialize;
 pub use page::OpenPage;
 pub use pauses::supplement_requests;
 pub use periods::{Bounds, Period, PeriodStartDay, PeriodStartDayError, periods};
+pub use replay::row_at;
 pub use table::table;
 
 use crate::calendar::Calendar;
@@ -31,7 +33,8 @@ use crate::sla::{
     paused_working_secs,
 };
 use crate::store::{
-    EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, Scored, Store, StoreError, instant,
+    EvalRow, LaterChanges, PauseChange, PeriodCounts, Periods, ResolvedCounts, Scored, Store,
+    StoreError, instant,
 };
 use labels::Fold;
 use prometheus::IntGaugeVec;
@@ -160,14 +163,15 @@ impl Evaluator {
         self.period_start_day
     }
 
-    /// One dossier through the SLA engine at `now`.
+    /// One dossier, as it was at `now` ([`row_at`]), through the SLA engine at `now`.
     pub fn open_view(
         &self,
         row: EvalRow,
         changes: Option<&Vec<PauseChange>>,
         now: DateTime<Utc>,
     ) -> OpenView {
-        let pauses = pauses::spans(&row, changes);
+        let changes = replay::changes_by(changes, now.timestamp());
+        let pauses = pauses::spans(&row, Some(&changes));
         // A dossier resolved after `now` was being worked on at `now`.
         let status = Status::parse(&row.status)
             .filter(|s| s.is_open())
@@ -203,9 +207,8 @@ impl Evaluator {
 
     /// Every dossier open at `now`, least working time left first (no deadline last).
     pub async fn open_dossiers(&self, now: DateTime<Utc>) -> Result<Vec<OpenView>, StoreError> {
-        let rows = self.store.open_at(now).await?;
         let changes = self.store.pause_changes().await?;
-        let mut views = self.views(rows, &changes, now);
+        let mut views = self.open_views(&changes, now).await?;
         self.add_handovers(&mut views, now).await?;
         Ok(views)
     }
@@ -242,14 +245,29 @@ impl Evaluator {
         Ok(())
     }
 
+    /// The dossiers open at `now` as they were then, through the engine, least time left first.
+    async fn open_views(
+        &self,
+        changes: &HashMap<(String, String), Vec<PauseChange>>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OpenView>, StoreError> {
+        let rows = self.store.open_at(now).await?;
+        let later = self.store.changes_after(now).await?;
+        Ok(self.views(rows, &later, changes, now))
+    }
+
     fn views(
         &self,
         rows: Vec<EvalRow>,
+        later: &LaterChanges,
         changes: &HashMap<(String, String), Vec<PauseChange>>,
         now: DateTime<Utc>,
     ) -> Vec<OpenView> {
+        let at = now.timestamp();
         let mut views: Vec<OpenView> = rows
             .into_iter()
+            .map(|row| row_at(row, later, at))
+            .filter(|row| replay::was_open(row, at))
             .map(|row| {
                 let c = changes.get(&(row.source.clone(), row.dossier_id.clone()));
                 self.open_view(row, c, now)
@@ -292,7 +310,7 @@ impl Evaluator {
     pub async fn refresh(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
         let started = Instant::now();
         let changes = self.store.pause_changes().await?;
-        let open = self.views(self.store.open_at(now).await?, &changes, now);
+        let open = self.open_views(&changes, now).await?;
         let tz = self.calendar.time_zone();
         let p = periods(now, tz);
         let received = self.store.received_counts(p).await?;
@@ -526,10 +544,7 @@ impl Evaluator {
         departments: &Admitted,
     ) -> Vec<Scored> {
         let mut scored = Vec::with_capacity(rows.len());
-        let resolved = rows
-            .iter()
-            .filter(|r| Status::parse(&r.status).is_some_and(Status::is_resolved));
-        for row in resolved {
+        for row in rows {
             let c = changes.get(&(row.source.clone(), row.dossier_id.clone()));
             let Some(s) = self.score(row, c) else {
                 continue;

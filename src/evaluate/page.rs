@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Evaluator, OpenView};
 use crate::sla::SlaState;
-use crate::store::{OpenFilter, StoreError};
+use crate::store::{LaterChanges, OpenFilter, StoreError};
 
 /// A page and how many dossiers match in all.
 pub struct OpenPage {
@@ -25,6 +25,12 @@ impl Evaluator {
         limit: usize,
         offset: usize,
     ) -> Result<OpenPage, StoreError> {
+        let later = self.store.changes_after(now).await?;
+        if !later.is_empty() {
+            return self
+                .replayed_page(now, &later, filter, state, limit, offset)
+                .await;
+        }
         let (limit_sql, offset_sql) = match state {
             None => (
                 i64::try_from(limit).unwrap_or(i64::MAX),
@@ -64,5 +70,50 @@ impl Evaluator {
         };
         self.add_handovers(&mut page.items, now).await?;
         Ok(page)
+    }
+
+    /// A page of a replay: the store holds today's rows, and which were open at `now`, in which
+    /// status and with which due, is known only once each is taken back there, so every open
+    /// dossier is (as the `dossiers` command does), then cut in the live page's order.
+    async fn replayed_page(
+        &self,
+        now: DateTime<Utc>,
+        later: &LaterChanges,
+        filter: OpenFilter<'_>,
+        state: Option<SlaState>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<OpenPage, StoreError> {
+        let changes = self.store.pause_changes().await?;
+        let rows = self.store.open_at(now).await?;
+        let mut matching: Vec<OpenView> = self
+            .views(rows, later, &changes, now)
+            .into_iter()
+            .filter(|v| {
+                filter.source.is_none_or(|s| v.source == s)
+                    && filter.department.is_none_or(|d| v.department == d)
+                    && state.is_none_or(|s| v.evaluation.state == s)
+            })
+            .collect();
+        matching.sort_by(|a, b| {
+            (
+                a.due_at.is_none(),
+                a.due_at,
+                a.received_at,
+                &a.source,
+                &a.dossier_id,
+            )
+                .cmp(&(
+                    b.due_at.is_none(),
+                    b.due_at,
+                    b.received_at,
+                    &b.source,
+                    &b.dossier_id,
+                ))
+        });
+        let total = matching.len();
+        let mut items: Vec<OpenView> = matching.into_iter().skip(offset).take(limit).collect();
+        self.add_handovers(&mut items, now).await?;
+        Ok(OpenPage { total, items })
     }
 }

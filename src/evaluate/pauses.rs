@@ -17,12 +17,12 @@ pub fn spans(row: &EvalRow, changes: Option<&Vec<PauseChange>>) -> Vec<PauseSpan
         }];
     }
     let mut spans = Vec::new();
-    let mut open: Option<i64> = None;
+    // First seen already paused: paused since the first observation's last change at the
+    // source, both while the pause lasts and after it ends, so the credit never vanishes.
+    let mut open: Option<i64> = row.first_paused_since;
     for c in changes.into_iter().flatten() {
         match (is_paused(&c.old_status), is_paused(&c.new_status)) {
             (false, true) => open = Some(c.changed_at),
-            // A pause that began before the monitor first saw the dossier has no known start;
-            // it earns no credit, which can only make the dossier look later, never safer.
             (true, false) => {
                 if let Some(start) = open.take() {
                     spans.push(PauseSpan {
@@ -35,8 +35,9 @@ pub fn spans(row: &EvalRow, changes: Option<&Vec<PauseChange>>) -> Vec<PauseSpan
         }
     }
     if is_paused(&row.status) {
-        // Still paused: since the observed change into the pause or, for a dossier first seen
-        // paused, since its last change at the source, which is when it entered the pause.
+        // Still paused since the observed change into the pause, or since the first
+        // observation; a row stored paused with the source's own pause start, which the source
+        // no longer gives, has neither: since its last change at the source.
         spans.push(PauseSpan {
             start: instant(open.unwrap_or(row.updated_at)),
             end: None,
@@ -79,6 +80,7 @@ mod tests {
             updated_at,
             paused_at: paused.map(|p| p.0),
             resumed_at: paused.and_then(|p| p.1),
+            first_paused_since: None,
             outcome: None,
         }
     }
@@ -138,16 +140,28 @@ mod tests {
     }
 
     #[test]
-    fn a_pause_begun_before_the_monitor_saw_the_dossier_gets_no_credit_once_it_ends() {
+    fn a_dossier_first_seen_paused_keeps_its_credit_once_it_resumes() {
+        // Seen first asking for a supplement, last changed at 120; resumed at 200.
+        let first_seen_paused = EvalRow {
+            first_paused_since: Some(120),
+            ..row("supplement_requested", 120, None)
+        };
+        assert_eq!(spans(&first_seen_paused, None), vec![span(120, None)]);
         let changes = vec![change("supplement_requested", "in_progress", 200)];
+        let resumed = EvalRow {
+            status: "in_progress".into(),
+            updated_at: 200,
+            ..first_seen_paused
+        };
+        assert_eq!(spans(&resumed, Some(&changes)), vec![span(120, Some(200))]);
+        // The same pause observed as it began gives the same span.
+        let observed = vec![
+            change("in_progress", "supplement_requested", 120),
+            change("supplement_requested", "in_progress", 200),
+        ];
         assert_eq!(
-            spans(&row("in_progress", 200, None), Some(&changes)),
-            vec![]
-        );
-        // Still paused when first seen: paused since its last change at the source.
-        assert_eq!(
-            spans(&row("supplement_requested", 120, None), None),
-            vec![span(120, None)]
+            spans(&row("in_progress", 200, None), Some(&observed)),
+            vec![span(120, Some(200))]
         );
     }
 }

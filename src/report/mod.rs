@@ -13,7 +13,7 @@ use serde::Serialize;
 pub use render::{Format, JsonReport, JsonRow, grid, progress_points, render};
 
 use crate::dossier::{Channel, Status};
-use crate::evaluate::{Evaluator, Period, PeriodStartDay, supplement_requests};
+use crate::evaluate::{Evaluator, Period, PeriodStartDay, row_at, supplement_requests};
 use crate::sla::{Outcome, ProgressTally, SlaState};
 use crate::store::{Store, StoreError};
 
@@ -136,9 +136,11 @@ pub async fn build(
     let (from, to) = (bounds.start, as_of);
     let rows = store.report_rows(from, to).await?;
     let changes = store.pause_changes().await?;
+    let later = store.changes_after(to).await?;
     let (from_s, to_s) = (from.timestamp(), to.timestamp());
     let mut by_department: BTreeMap<String, ReportRow> = BTreeMap::new();
-    for row in rows {
+    // Each dossier as it was at the report's end.
+    for row in rows.into_iter().map(|r| row_at(r, &later, to_s)) {
         let Some(status) = Status::parse(&row.status) else {
             continue;
         };

@@ -5,10 +5,10 @@ use sqlx::AssertSqlSafe;
 
 use super::links::COUNTED;
 use super::{Store, StoreError, StoreTx, failed, instant, on_pool, on_tx};
-use crate::dossier::{Channel, Dossier, Status};
+use crate::dossier::{Channel, Clock, Dossier, Status};
 
-const DOSSIER_COLUMNS: usize = 17;
-/// Rows per INSERT statement: 17,000 bound values, under SQLite's limit of 32,766.
+const DOSSIER_COLUMNS: usize = 18;
+/// Rows per INSERT statement: 18,000 bound values, under SQLite's limit of 32,766.
 const ROWS_PER_STATEMENT: usize = 1000;
 const SQLITE_ROWS_PER_TRANSACTION: usize = 5000;
 
@@ -69,13 +69,14 @@ pub struct StatusCount {
     pub count: i64,
 }
 
-/// `INSERT .. VALUES ($1..$17), ($18..$34) .. ON CONFLICT DO UPDATE` for `rows` dossiers.
+/// `INSERT .. VALUES ($1..$18), ($19..$36) .. ON CONFLICT DO UPDATE` for `rows` dossiers.
+/// `first_paused_since` is written on insert only: it is what the first observation told.
 fn upsert_sql(rows: usize, numbered: bool) -> String {
     let mut sql = String::with_capacity(200 + rows * 100);
     sql.push_str(
         "INSERT INTO dossiers (source, dossier_id, procedure_code, procedure_name, department, \
          channel, received_at, due_at, resolved_at, status, raw_status, updated_at, \
-         first_seen_at, last_seen_at, seen_in_resync, paused_at, resumed_at) VALUES ",
+         first_seen_at, last_seen_at, seen_in_resync, paused_at, resumed_at, first_paused_since) VALUES ",
     );
     sql.push_str(&super::values_placeholders(rows, DOSSIER_COLUMNS, numbered));
     sql.push_str(
@@ -97,6 +98,12 @@ fn upsert_sql(rows: usize, numbered: bool) -> String {
              THEN dossiers.processing_working_secs END",
     );
     sql
+}
+
+/// A dossier seen paused without the source's own pause start: paused since its last change at
+/// the source, the change that paused it or a later one, so never more credit than it earned.
+fn first_paused_since(d: &Dossier) -> Option<i64> {
+    (d.paused_at.is_none() && d.status.clock() == Clock::Paused).then(|| ts(d.updated_at))
 }
 
 pub(super) fn ts(t: DateTime<Utc>) -> i64 {
@@ -281,7 +288,8 @@ impl Store {
                         .bind(seen)
                         .bind(resync)
                         .bind(d.paused_at.map(ts))
-                        .bind(d.resumed_at.map(ts));
+                        .bind(d.resumed_at.map(ts))
+                        .bind(first_paused_since(d));
                 }
                 q.execute(conn).await.map(|r| r.rows_affected())
             })

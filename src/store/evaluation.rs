@@ -27,6 +27,9 @@ pub struct EvalRow {
     pub updated_at: i64,
     pub paused_at: Option<i64>,
     pub resumed_at: Option<i64>,
+    /// First seen already paused (no `paused_at` mapped): when that pause began, as far as the
+    /// first observation tells (the source's last change then).
+    pub first_paused_since: Option<i64>,
     pub outcome: Option<String>,
 }
 
@@ -35,6 +38,8 @@ pub struct EvalRow {
 pub struct PauseChange {
     pub old_status: String,
     pub new_status: String,
+    /// When it happened: the source's change instant, or when the monitor saw it if the source's
+    /// clock runs ahead (a change cannot happen after it was seen).
     pub changed_at: i64,
 }
 
@@ -57,6 +62,25 @@ pub(super) fn group_pause_changes(
             });
     }
 }
+
+/// What the store recorded changing after an instant, per (source, dossier): the status and the
+/// due instant each dossier had then, where they changed since.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LaterChanges {
+    pub status_then: HashMap<(String, String), String>,
+    pub due_then: HashMap<(String, String), i64>,
+}
+
+impl LaterChanges {
+    /// True when nothing changed after the instant: the store's rows are as they were then.
+    pub fn is_empty(&self) -> bool {
+        self.status_then.is_empty() && self.due_then.is_empty()
+    }
+}
+
+/// When a history row's change took effect (see [`PauseChange::changed_at`]), as SQL.
+const EFFECTIVE_AT: &str =
+    "CASE WHEN changed_at < observed_at THEN changed_at ELSE observed_at END";
 
 /// A decided outcome, written once per resolution.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,14 +127,18 @@ fn quoted(statuses: impl Iterator<Item = Status>) -> String {
 }
 
 pub(super) const COLUMNS: &str = "source, dossier_id, procedure_code, procedure_name, department, channel, \
-    received_at, due_at, resolved_at, status, updated_at, paused_at, resumed_at, outcome";
+    received_at, due_at, resolved_at, status, updated_at, paused_at, resumed_at, first_paused_since, \
+    outcome";
 
 /// Open at `$1`: received by then and not ended by then. A dossier resolved after `$1` was open
 /// at `$1`, so `--as-of` replays a past moment from today's store. Two reads joined, each on its
 /// index (`dossiers_open`; `dossiers_by_resolved`, which SQLite is told: from its statistics it
 /// expects many dossiers resolved after an unknown instant and would read the whole table, where
 /// for the present there are none). The second read names no receipt bound either, which would
-/// pull the planner to the received index; `open_at` checks the receipt itself.
+/// pull the planner to the received index; `open_at` checks the receipt itself. The third read
+/// adds the dossiers whose status changed after `$1` (none for the present): they may have been
+/// open then whatever their status now. The caller replays each row to `$1` and drops
+/// duplicates.
 pub(super) fn open_at_sql(sqlite: bool) -> String {
     let open = quoted(Status::ALL.into_iter().filter(|s| s.is_open()));
     let unresolved = quoted(Status::ALL.into_iter().filter(|s| !s.is_resolved()));
@@ -123,7 +151,10 @@ pub(super) fn open_at_sql(sqlite: bool) -> String {
         "SELECT {COLUMNS} FROM dossiers WHERE vanished_at IS NULL AND status IN ({open}) \
          AND received_at <= $1 AND {COUNTED} \
          UNION ALL SELECT {COLUMNS} FROM dossiers {hint}WHERE vanished_at IS NULL \
-         AND resolved_at > $1 AND status NOT IN ({unresolved}) AND {COUNTED}"
+         AND resolved_at > $1 AND status NOT IN ({unresolved}) AND {COUNTED} \
+         UNION ALL SELECT {COLUMNS} FROM dossiers WHERE vanished_at IS NULL AND {COUNTED} \
+         AND (source, dossier_id) IN (SELECT source, dossier_id FROM status_changes \
+         WHERE observed_at > $1 AND changed_at > $1)"
     )
 }
 
@@ -170,23 +201,35 @@ fn outcome_counts_sql(hint: &str) -> String {
 /// Dossiers per statement when reading a list of them by key (2 values each).
 const KEYS_PER_STATEMENT: usize = 1000;
 
-/// Exactly the `dossiers_unscored` index's condition; rows with a result date but an open status
-/// are left to the caller. SQLite is told the index: without statistics it reads `resolved_at IS
-/// NOT NULL` as a range and walks every resolved dossier instead.
+/// Exactly the `dossiers_unscored` index's condition: resolved statuses only, so that rows with a
+/// result date but an open status, however many, never fill a batch. SQLite is told the index:
+/// without statistics it reads `resolved_at IS NOT NULL` as a range and walks every resolved
+/// dossier instead.
 fn unscored_sql(sqlite: bool) -> String {
     let hint = if sqlite {
         "INDEXED BY dossiers_unscored "
     } else {
         ""
     };
+    let resolved = quoted(Status::ALL.into_iter().filter(|s| s.is_resolved()));
     format!(
         "SELECT {COLUMNS} FROM dossiers {hint}WHERE outcome IS NULL AND resolved_at IS NOT NULL \
-         AND vanished_at IS NULL LIMIT $1"
+         AND status IN ({resolved}) AND vanished_at IS NULL LIMIT $1"
     )
 }
 
 static UNSCORED_SQLITE: LazyLock<String> = LazyLock::new(|| unscored_sql(true));
 static UNSCORED_POSTGRES: LazyLock<String> = LazyLock::new(|| unscored_sql(false));
+
+/// Each change of `table` (`status_changes`, `due_changes`) in effect after `$1`, oldest first,
+/// with its old value as text (one decoding for both tables). SQLite is told the index: for
+/// `ORDER BY id` it would rather walk the whole table in rowid order.
+fn changes_after_sql(hint: &str, table: &str, column: &str) -> String {
+    format!(
+        "SELECT source, dossier_id, CAST({column} AS TEXT) FROM {table} {hint}\
+         WHERE observed_at > $1 AND changed_at > $1 ORDER BY id"
+    )
+}
 
 /// Outcomes decided per UPDATE statement (4 values each).
 const OUTCOMES_PER_STATEMENT: usize = 1000;
@@ -209,7 +252,8 @@ impl Store {
         }
     }
 
-    /// Dossiers open at `at` (see `open_at_sql`).
+    /// Dossiers that may have been open at `at` (see `open_at_sql`), each once, as stored now;
+    /// [`Store::changes_after`] tells how to replay them to `at`.
     pub async fn open_at(&self, at: DateTime<Utc>) -> Result<Vec<EvalRow>, StoreError> {
         // Built from our own status names only.
         let mut rows: Vec<EvalRow> =
@@ -218,8 +262,40 @@ impl Store {
             .fetch_all(p)
             .await)
             .map_err(failed("reading open dossiers"))?;
-        rows.retain(|r| r.received_at <= at.timestamp());
+        let mut seen = std::collections::HashSet::new();
+        rows.retain(|r| {
+            r.received_at <= at.timestamp() && seen.insert((r.source.clone(), r.dossier_id.clone()))
+        });
         Ok(rows)
+    }
+
+    /// The status and due instant of every dossier that changed after `at`, as they were at
+    /// `at`: the old value of its first change since. Read from the changes observed after `at`,
+    /// so the live cycle reads nothing.
+    pub async fn changes_after(&self, at: DateTime<Utc>) -> Result<LaterChanges, StoreError> {
+        let mut later = LaterChanges::default();
+        for (table, column) in [
+            ("status_changes", "old_status"),
+            ("due_changes", "old_due_at"),
+        ] {
+            let hint = self.index_hint(&format!("{table}_by_observed"));
+            let sql = changes_after_sql(&hint, table, column);
+            let rows: Vec<(String, String, String)> = on_pool!(self, p =>
+                sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(at.timestamp())
+                .fetch_all(p)
+                .await)
+            .map_err(failed("reading the history after an instant"))?;
+            for (source, id, old) in rows {
+                let key = (source, id);
+                if table == "status_changes" {
+                    later.status_then.entry(key).or_insert(old);
+                } else if let Ok(due) = old.parse() {
+                    later.due_then.entry(key).or_insert(due);
+                }
+            }
+        }
+        Ok(later)
     }
 
     /// Up to `limit` resolved dossiers whose outcome is not decided yet (read in bounded
@@ -252,7 +328,7 @@ impl Store {
         &self,
     ) -> Result<HashMap<(String, String), Vec<PauseChange>>, StoreError> {
         let sql = format!(
-            "SELECT source, dossier_id, old_status, new_status, changed_at FROM status_changes \
+            "SELECT source, dossier_id, old_status, new_status, {EFFECTIVE_AT} FROM status_changes \
              WHERE old_status IN ({p}) OR new_status IN ({p}) ORDER BY id",
             p = PAUSED.as_str()
         );
@@ -510,6 +586,21 @@ mod tests {
                 && !outcomes.contains("TEMP B-TREE"),
             "{outcomes}"
         );
+        assert!(
+            open.contains("INDEX status_changes_by_observed (observed_at>?)"),
+            "a live cycle reads no history: {open}"
+        );
+        for (table, column) in [
+            ("status_changes", "old_status"),
+            ("due_changes", "old_due_at"),
+        ] {
+            let hint = store.index_hint(&format!("{table}_by_observed"));
+            let later = plan(changes_after_sql(&hint, table, column)).await;
+            assert!(
+                later.contains(&format!("INDEX {table}_by_observed (observed_at>?)")),
+                "{later}"
+            );
+        }
         let unscored = plan(UNSCORED_SQLITE.clone()).await;
         assert!(unscored.contains("dossiers_unscored"), "{unscored}");
         for (key, at, index) in [

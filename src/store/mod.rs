@@ -19,7 +19,8 @@ use sqlx::{PgPool, SqlitePool};
 pub use backup::{Backup, BackupError, backup};
 pub use dossiers::{BatchOutcome, Rejection, StatusCount, StoredDossier};
 pub use evaluation::{
-    EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, ResolvedOutcome, Scored,
+    EvalRow, LaterChanges, PauseChange, PeriodCounts, Periods, ResolvedCounts, ResolvedOutcome,
+    Scored,
 };
 pub use handoffs::{Arrival, PendingHandoff};
 pub use instance_lock::InstanceLock;

@@ -14,7 +14,7 @@ use hcc_monitor::source::{PollMode, Poller};
 use hcc_monitor::store::Store;
 
 /// Wednesday 4 March 2026, 10:00 in Hanoi (see cli.rs for the hand-worked deadlines).
-const NOW: &str = "2026-03-04T03:00:00Z";
+pub(crate) const NOW: &str = "2026-03-04T03:00:00Z";
 
 const SCHEMA: &str = "CREATE TABLE t (id TEXT PRIMARY KEY, p TEXT, d TEXT, r TEXT, due TEXT,
     done TEXT, st TEXT, u TEXT);
@@ -26,15 +26,20 @@ INSERT INTO t VALUES
 
 /// What a test evaluates: the source table `t` filled by `script`, polled by `poller` into
 /// `store`, and the config's other sections in `extra`.
-struct Setup {
-    source: String,
-    store: Store,
-    metrics: Arc<Metrics>,
-    poller: Poller,
-    evaluator: Evaluator,
+pub(crate) struct Setup {
+    pub source: String,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub poller: Poller,
+    pub evaluator: Evaluator,
 }
 
-async fn setup(dir: &Path, store_url: Option<String>, script: &str, extra: &str) -> Setup {
+pub(crate) async fn setup(
+    dir: &Path,
+    store_url: Option<String>,
+    script: &str,
+    extra: &str,
+) -> Setup {
     let source = format!("sqlite://{}/source.db", dir.display());
     sqlite_exec(&format!("{source}?mode=rwc"), script).await;
     let mut cfg = config(
@@ -340,4 +345,59 @@ FROM c"
     assert_eq!(folded, Some(9_802.0), "each folded department counted once");
     assert!(series.len() < 10_000, "{} series", series.len());
     s.store.close().await;
+}
+
+/// 20,000 dossiers with a result date but an open status (a source that fills it ahead), then
+/// dossiers resolved: every resolved one is scored within two cycles, however many wait.
+async fn resolved_dossiers_are_scored_behind_many_unscorable(store_url: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "CREATE TABLE t (id TEXT PRIMARY KEY, p TEXT, d TEXT, r TEXT, due TEXT,
+        done TEXT, st TEXT, u TEXT);
+    WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999)
+    INSERT INTO t SELECT printf('A%05d', i), 'PX', 'SO_NNMT', '2026-03-02 08:00:00',
+        '2026-03-10 17:00:00', '2026-03-03 15:00:00', 'in_progress', '2026-03-03 15:00:00' FROM n;
+    INSERT INTO t VALUES ('Z1', 'PX', 'SO_TU_PHAP', '2026-03-02 08:00:00', '2026-03-04 17:00:00',
+        '2026-03-03 15:00:00', 'resolved', '2026-03-03 15:00:00')";
+    let s = setup(dir.path(), store_url, script, "").await;
+    let now = NOW.parse().unwrap();
+    let resolved_early = |s: &Setup| {
+        metric_value(
+            &s.metrics.render(),
+            r#"hcc_dossiers_resolved{department="SO_TU_PHAP",outcome="early",period="month",source="s"}"#,
+        )
+    };
+    s.poller.poll(PollMode::Incremental).await.unwrap();
+    s.evaluator.refresh(now).await.unwrap();
+    assert_eq!(
+        resolved_early(&s),
+        Some(1.0),
+        "Z1 scored in the first cycle"
+    );
+    // Newly resolved: one more, and 100 more stuck rows.
+    sqlite_exec(
+        &s.source,
+        "INSERT INTO t VALUES ('Z2', 'PX', 'SO_TU_PHAP', '2026-03-02 08:00:00', \
+         '2026-03-04 17:00:00', '2026-03-03 16:00:00', 'resolved', '2026-03-04 09:00:00');
+         WITH RECURSIVE n(i) AS (SELECT 20000 UNION ALL SELECT i + 1 FROM n WHERE i < 20099)
+         INSERT INTO t SELECT printf('A%05d', i), 'PX', 'SO_NNMT', '2026-03-02 08:00:00', \
+         '2026-03-10 17:00:00', '2026-03-03 15:00:00', 'in_progress', '2026-03-04 09:00:00' FROM n",
+    )
+    .await;
+    s.poller.poll(PollMode::Incremental).await.unwrap();
+    for _ in 0..2 {
+        s.evaluator.refresh(now).await.unwrap();
+    }
+    assert_eq!(resolved_early(&s), Some(2.0), "Z2 scored within two cycles");
+    s.store.close().await;
+}
+
+#[tokio::test]
+async fn resolved_dossiers_are_scored_behind_many_unscorable_on_sqlite() {
+    resolved_dossiers_are_scored_behind_many_unscorable(None).await;
+}
+
+#[tokio::test]
+async fn resolved_dossiers_are_scored_behind_many_unscorable_on_postgres() {
+    let db = TestDb::create(Server::Postgres).await;
+    resolved_dossiers_are_scored_behind_many_unscorable(Some(db.url())).await;
 }

@@ -26,6 +26,7 @@ mod poison_rows;
 mod probes;
 mod quiet_logs;
 mod reload;
+mod replay;
 mod report;
 mod resilience;
 mod soak;
