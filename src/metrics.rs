@@ -142,6 +142,7 @@ pub struct Metrics {
     pub outbox_due: IntGaugeVec,
     pub outbox_dead: IntGaugeVec,
     pub outbox_reclaimed: IntCounterVec,
+    pub outbox_unrecorded_sends: IntGauge,
     pub email_send_duration: Histogram,
 
     pub leader: IntGauge,
@@ -455,6 +456,12 @@ impl Metrics {
                  with the same Message-ID.",
                 &["level"],
             ),
+            outbox_unrecorded_sends: IntGauge::new(
+                "hcc_outbox_unrecorded_sends",
+                "Emails the mail server accepted whose sending the store could not record: the \
+                 drain sends nothing more until they are recorded, so that none goes twice.",
+            )
+            .expect("valid metric"),
             leader: IntGauge::new(
                 "hcc_leader",
                 "1 while this instance holds the leader's lease (it polls, probes, plans and \
@@ -539,6 +546,7 @@ impl Metrics {
             Box::new(self.outbox_due.clone()),
             Box::new(self.outbox_dead.clone()),
             Box::new(self.outbox_reclaimed.clone()),
+            Box::new(self.outbox_unrecorded_sends.clone()),
             Box::new(self.email_send_duration.clone()),
             Box::new(self.leader.clone()),
             Box::new(self.leader_changes.clone()),
