@@ -5,6 +5,7 @@
 mod backup;
 mod dossiers;
 mod evaluation;
+mod faults;
 mod handoffs;
 mod instance_lock;
 mod links;
@@ -125,7 +126,10 @@ pub fn instant(secs: i64) -> chrono::DateTime<chrono::Utc> {
 
 /// Wraps a sqlx error with what the store was doing.
 pub(crate) fn failed(action: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { action, source }
+    move |source| {
+        faults::note(&source);
+        StoreError::Query { action, source }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -78,6 +78,9 @@ impl Store {
                     SqlitePoolOptions::new()
                         .max_connections(size)
                         .acquire_timeout(ACQUIRE_TIMEOUT)
+                        .before_acquire(|_, meta| {
+                            Box::pin(async move { Ok(!super::faults::predates_fault(meta.age)) })
+                        })
                         .connect_with(options.clone())
                 };
                 let service = pool(config.max_connections).await.map_err(open_err)?;
