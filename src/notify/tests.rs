@@ -311,16 +311,28 @@ async fn a_send_the_store_cannot_record_stops_the_drain_and_is_recorded_before_t
 
     store_sql(&later.store, "DROP TRIGGER no_sent").await;
     let run = later.drain().await.unwrap();
-    assert_eq!(run.sent, 1, "the other email goes once the first is recorded");
+    assert_eq!(
+        run.sent, 1,
+        "the other email goes once the first is recorded"
+    );
     assert_eq!(later.metrics.outbox_unrecorded_sends.get(), 0);
     let ids: Vec<String> = sent
         .lock()
         .unwrap()
         .iter()
-        .map(|(_, body)| String::from_utf8_lossy(body).lines().find(|l| l.starts_with("Message-ID")).unwrap().to_string())
+        .map(|(_, body)| {
+            String::from_utf8_lossy(body)
+                .lines()
+                .find(|l| l.starts_with("Message-ID"))
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(ids.len(), 2);
     assert_ne!(ids[0], ids[1], "each Message-ID once");
     let counts = later.store.outbox_counts().await.unwrap();
-    assert!(counts.iter().all(|(_, state, _)| state == "sent"), "{counts:?}");
+    assert!(
+        counts.iter().all(|(_, state, _)| state == "sent"),
+        "{counts:?}"
+    );
 }
