@@ -53,6 +53,9 @@ pub enum AppError {
     Tls(#[from] crate::config::TlsError),
 }
 
+/// How often the service checks that its SQLite file is still the one it opened.
+const STORE_FILE_CHECK: Duration = Duration::from_secs(2);
+
 /// Pause between the first polls of consecutive sources at start.
 const FIRST_POLL_STAGGER: Duration = Duration::from_millis(500);
 
@@ -127,6 +130,14 @@ impl Application {
             _instance_lock: instance_lock,
             leadership,
         })
+    }
+
+    /// Refuses a store other than the one this config ran on, or a brand-new one where it had
+    /// one, unless `new_store` (see `store::check_marker`).
+    pub async fn check_store_identity(&self, new_store: bool) -> Result<(), AppError> {
+        let marker = crate::store::marker_path(&self.config_path);
+        crate::store::check_marker(&self.store, &marker, new_store, self.clock.now()).await?;
+        Ok(())
     }
 
     /// The address actually bound (port 0 in tests becomes a real port).
@@ -226,12 +237,23 @@ impl Application {
             tracing::warn!(error = %e, "cannot tell systemd the service is ready");
         }
         tracing::info!(%addr, sources = self.current.pollers.len(), store = self.store.backend(), "hcc-monitor started");
+        let mut file_checks = tokio::time::interval(STORE_FILE_CHECK);
+        let mut lost = None;
         loop {
             tokio::select! {
                 // Shutdown first: the server also ends once the token fires, and that end is the
                 // drain's to await, not a failure.
                 biased;
                 () = shutdown.cancelled() => break,
+                _ = file_checks.tick() => {
+                    if let Err(e) = self.store.check_file() {
+                        tracing::error!(error = %e, "the store is lost");
+                        // The jobs stop between two steps: no email more is sent.
+                        shutdown.cancel();
+                        lost = Some(e);
+                        break;
+                    }
+                }
                 result = &mut server => {
                     // The server stopped on its own: that is a failure, and the jobs must stop too.
                     shutdown.cancel();
@@ -332,7 +354,10 @@ impl Application {
         self.current.close_sources().await;
         self.store.close().await;
         tracing::info!("stopped");
-        Ok(())
+        match lost {
+            Some(e) => Err(AppError::Store(e)),
+            None => Ok(()),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod dossiers;
 mod evaluation;
 mod faults;
 mod handoffs;
+mod identity;
 mod instance_lock;
 mod lease;
 mod links;
@@ -22,6 +23,7 @@ pub use evaluation::{
     EvalRow, PauseChange, PeriodCounts, Periods, ResolvedCounts, ResolvedOutcome, Scored,
 };
 pub use handoffs::{Arrival, PendingHandoff};
+pub use identity::{StoreIdentity, check_marker, marker_path};
 pub use instance_lock::InstanceLock;
 pub use links::LinkedRow;
 pub use outbox::{
@@ -85,6 +87,17 @@ pub enum StoreError {
     UnsupportedUrl { url: String },
     #[error("cannot apply the store's migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "the store file {path} was {what} while the service ran: stopping, since its writes \
+         would be lost; restore the file, or start on a new store with `run --new-store`"
+    )]
+    FileLost { path: String, what: &'static str },
+    #[error(
+        "the store is {what}, and {marker} says this service had another: its decisions and \
+         sent emails would be made again; point the config at the right store, or start with \
+         `run --new-store` to take this one"
+    )]
+    NotTheStore { marker: String, what: &'static str },
     #[error("store query failed while {action}: {source}")]
     Query {
         action: &'static str,
@@ -159,6 +172,8 @@ pub struct Store {
     pub(crate) pool: StorePool,
     /// The connections source polls write through (see `for_sources`).
     sources: StorePool,
+    /// A SQLite store's file as opened (see `check_file`).
+    file: Option<std::sync::Arc<identity::OpenedFile>>,
 }
 
 impl Store {
@@ -240,6 +255,7 @@ impl Store {
         Store {
             pool: self.sources.clone(),
             sources: self.sources.clone(),
+            file: self.file.clone(),
         }
     }
 

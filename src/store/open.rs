@@ -45,6 +45,7 @@ impl Store {
             url: shown.clone(),
             source,
         };
+        let mut file = None;
         let (pool, sources) = match Dialect::from_url(url) {
             Some(Dialect::Sqlite) => {
                 let options = SqliteConnectOptions::from_str(url)
@@ -72,6 +73,15 @@ impl Store {
                             source,
                         }
                     })?;
+                }
+                if let Some(path) = sqlite_file(url, &options) {
+                    let opened = super::identity::OpenedFile::of(path).map_err(|source| {
+                        StoreError::CreateFile {
+                            path: path.display().to_string(),
+                            source,
+                        }
+                    })?;
+                    file = Some(std::sync::Arc::new(opened));
                 }
                 let in_memory = sqlite_file(url, &options).is_none();
                 let pool = |size| {
@@ -109,7 +119,11 @@ impl Store {
             }
             _ => return Err(StoreError::UnsupportedUrl { url: shown }),
         };
-        Ok(Store { pool, sources })
+        Ok(Store {
+            pool,
+            sources,
+            file,
+        })
     }
 
     /// Opens and applies pending migrations: what the service does at start.
