@@ -48,9 +48,12 @@ impl Store {
         let mut file = None;
         let (pool, sources) = match Dialect::from_url(url) {
             Some(Dialect::Sqlite) => {
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(open_err)?
-                    .create_if_missing(true)
+                    // The file is created below, once; a connection opened after it was
+                    // deleted fails rather than start an empty store under the running service.
+                    .create_if_missing(in_memory)
                     .journal_mode(SqliteJournalMode::Wal)
                     // WAL with NORMAL is durable across process crashes, which is what the
                     // outbox needs; only a power cut may lose the last commits.
@@ -83,7 +86,6 @@ impl Store {
                     })?;
                     file = Some(std::sync::Arc::new(opened));
                 }
-                let in_memory = sqlite_file(url, &options).is_none();
                 let pool = |size| {
                     SqlitePoolOptions::new()
                         .max_connections(size)

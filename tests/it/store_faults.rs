@@ -160,7 +160,7 @@ async fn a_full_disk_under_the_sqlite_store_delays_emails_and_sends_each_once() 
     // Time for a duplicate to show up, were one sent.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (deliveries, distinct, duplicates) = tally("full disk", &maildir);
-    let log = std::fs::read_to_string(dir.path().join("full.log")).unwrap_or_default();
+    let log = service.log();
     println!(
         "full disk: {} sends the store could not record, {} write faults seen",
         log.matches("the store cannot record it").count(),
@@ -179,4 +179,45 @@ async fn a_full_disk_under_the_sqlite_store_delays_emails_and_sends_each_once() 
         "recovered without a restart"
     );
     assert!(!log.contains("panicked"), "{log}");
+}
+
+#[tokio::test]
+async fn a_store_file_deleted_while_running_stops_the_service_and_an_empty_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_file = dir.path().join("store").join("store.db");
+    let store_url = format!("sqlite://{}", store_file.display());
+    source_table(dir.path()).await;
+    queue_emails(dir.path(), &store_url, "deleted").await;
+    let maildir = dir.path().join("maildir");
+    let smtp = SmtpServer::start_slow(free_port(), &maildir, Duration::from_millis(300)).await;
+    let text = |port| config_text(dir.path(), port, &store_url, smtp.port);
+    let mut service = Instance::new(dir.path(), "deleted", text);
+    crate::helpers::eventually("a first email delivered", Duration::from_secs(30), || async {
+        !messages(&maildir).is_empty()
+    })
+    .await;
+
+    std::fs::remove_file(&store_file).unwrap();
+    let status = service.exited(Duration::from_secs(15)).await;
+    let log = service.log();
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "the service must stop with an error: {status:?}\n{log}"
+    );
+    assert!(
+        log.contains("was deleted while the service ran"),
+        "the error says what happened: {log}"
+    );
+
+    // A restart on the store created anew refuses to run: its decisions would be made again.
+    service.start();
+    let status = service.exited(Duration::from_secs(15)).await;
+    let log = service.log();
+    assert!(status.is_some_and(|s| !s.success()), "{status:?}\n{log}");
+    assert!(log.contains("the store is a brand-new empty store"), "{log}");
+    assert!(log.contains("--new-store"), "the error names the way out: {log}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (deliveries, distinct, duplicates) = tally("deleted store file", &maildir);
+    assert!(deliveries < EMAILS, "the service stopped before sending all: {deliveries}");
+    assert_eq!(duplicates, 0, "{deliveries} deliveries, {distinct} distinct");
 }
