@@ -53,7 +53,8 @@ pub enum AppError {
     Tls(#[from] crate::config::TlsError),
 }
 
-/// How often the service checks that its SQLite file is still the one it opened.
+/// How often the service checks that its store answers and that its SQLite file is still the
+/// one it opened.
 const STORE_FILE_CHECK: Duration = Duration::from_secs(2);
 
 /// Pause between the first polls of consecutive sources at start.
@@ -246,6 +247,12 @@ impl Application {
                 biased;
                 () = shutdown.cancelled() => break,
                 _ = file_checks.tick() => {
+                    // Off the loop: a store that does not answer must not hold up a reload.
+                    let (store, metrics) = (self.store.clone(), self.current.state.metrics.clone());
+                    tokio::spawn(async move {
+                        let ready = tokio::time::timeout(STORE_FILE_CHECK, store.is_ready()).await;
+                        metrics.store_up.set(i64::from(matches!(ready, Ok(Ok(true)))));
+                    });
                     if let Err(e) = self.store.check_file() {
                         tracing::error!(error = %e, "the store is lost");
                         // The jobs stop between two steps: no email more is sent.

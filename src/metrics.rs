@@ -77,6 +77,7 @@ const STANDBY_FAMILIES: &[&str] = &[
     "hcc_build_info",
     "hcc_leader",
     "hcc_leader_changes_total",
+    "hcc_store_up",
     "hcc_config_last_reload_successful",
     "hcc_config_last_reload_success_timestamp_seconds",
 ];
@@ -146,6 +147,7 @@ pub struct Metrics {
     pub email_send_duration: Histogram,
 
     pub leader: IntGauge,
+    pub store_up: IntGauge,
     pub leader_changes: prometheus::IntCounter,
 }
 
@@ -468,6 +470,12 @@ impl Metrics {
                  sends), 0 on a standby. Always 1 on a SQLite store.",
             )
             .expect("valid metric"),
+            store_up: IntGauge::new(
+                "hcc_store_up",
+                "1 while the service's own store answers with every migration applied, checked \
+                 every 2 s; a store outage shows here, never as a source down.",
+            )
+            .expect("valid metric"),
             leader_changes: prometheus::IntCounter::new(
                 "hcc_leader_changes_total",
                 "Times this instance became leader or stopped being leader.",
@@ -550,6 +558,7 @@ impl Metrics {
             Box::new(self.email_send_duration.clone()),
             Box::new(self.leader.clone()),
             Box::new(self.leader_changes.clone()),
+            Box::new(self.store_up.clone()),
             #[cfg(target_os = "linux")]
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];

@@ -35,7 +35,10 @@ pub struct StoreIdentity {
 
 impl Store {
     /// The store's id, written now if the store has none (it was just created).
-    pub async fn identity(&self, now: chrono::DateTime<chrono::Utc>) -> Result<StoreIdentity, StoreError> {
+    pub async fn identity(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<StoreIdentity, StoreError> {
         if let Some(id) = self.read_identity().await? {
             return Ok(StoreIdentity { id, created: false });
         }

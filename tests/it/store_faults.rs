@@ -192,9 +192,11 @@ async fn a_store_file_deleted_while_running_stops_the_service_and_an_empty_one_i
     let smtp = SmtpServer::start_slow(free_port(), &maildir, Duration::from_millis(300)).await;
     let text = |port| config_text(dir.path(), port, &store_url, smtp.port);
     let mut service = Instance::new(dir.path(), "deleted", text);
-    crate::helpers::eventually("a first email delivered", Duration::from_secs(30), || async {
-        !messages(&maildir).is_empty()
-    })
+    crate::helpers::eventually(
+        "a first email delivered",
+        Duration::from_secs(30),
+        || async { !messages(&maildir).is_empty() },
+    )
     .await;
 
     std::fs::remove_file(&store_file).unwrap();
@@ -214,10 +216,85 @@ async fn a_store_file_deleted_while_running_stops_the_service_and_an_empty_one_i
     let status = service.exited(Duration::from_secs(15)).await;
     let log = service.log();
     assert!(status.is_some_and(|s| !s.success()), "{status:?}\n{log}");
-    assert!(log.contains("the store is a brand-new empty store"), "{log}");
-    assert!(log.contains("--new-store"), "the error names the way out: {log}");
+    assert!(
+        log.contains("the store is a brand-new empty store"),
+        "{log}"
+    );
+    assert!(
+        log.contains("--new-store"),
+        "the error names the way out: {log}"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (deliveries, distinct, duplicates) = tally("deleted store file", &maildir);
-    assert!(deliveries < EMAILS, "the service stopped before sending all: {deliveries}");
-    assert_eq!(duplicates, 0, "{deliveries} deliveries, {distinct} distinct");
+    assert!(
+        deliveries < EMAILS,
+        "the service stopped before sending all: {deliveries}"
+    );
+    assert_eq!(
+        duplicates, 0,
+        "{deliveries} deliveries, {distinct} distinct"
+    );
+}
+
+#[tokio::test]
+async fn a_postgresql_store_outage_shows_the_store_down_never_a_source() {
+    use crate::helpers::app::TestApp;
+    use crate::helpers::db::{Server, TestDb};
+    use crate::helpers::proxy::Proxy;
+    let db = TestDb::create(Server::Postgres).await;
+    let proxy = Proxy::start(crate::helpers::db::pg_addr()).await;
+    let store_url = format!("postgres://postgres@{}/{}", proxy.addr, db.name);
+    let dir = tempfile::tempdir().unwrap();
+    source_table(dir.path()).await;
+    let text = config_text(dir.path(), 0, &store_url, free_port());
+    let config = Config::parse(&dir.path().join("t.toml"), &text, |_| None).unwrap();
+    let app = TestApp::spawn_with(config, dir).await;
+    let series = |name: &'static str, value: f64| {
+        let app = &app;
+        move || async move { app.metric(name).await == Some(value) }
+    };
+    crate::helpers::eventually(
+        "the store up",
+        Duration::from_secs(10),
+        series("hcc_store_up", 1.0),
+    )
+    .await;
+    crate::helpers::eventually(
+        "the source up",
+        Duration::from_secs(10),
+        series("hcc_source_up{source=\"hs\"}", 1.0),
+    )
+    .await;
+
+    proxy.stop().await;
+    crate::helpers::eventually(
+        "the store down",
+        Duration::from_secs(15),
+        series("hcc_store_up", 0.0),
+    )
+    .await;
+    for _ in 0..5 {
+        let up = app.metric("hcc_source_up{source=\"hs\"}").await;
+        assert_ne!(up, Some(0.0), "a store outage is not the source's");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    println!(
+        "postgresql store outage: hcc_store_up 0, hcc_source_up {:?}",
+        app.metric("hcc_source_up{source=\"hs\"}").await
+    );
+
+    proxy.resume().await;
+    crate::helpers::eventually(
+        "the store up again",
+        Duration::from_secs(15),
+        series("hcc_store_up", 1.0),
+    )
+    .await;
+    crate::helpers::eventually(
+        "the source up again",
+        Duration::from_secs(15),
+        series("hcc_source_up{source=\"hs\"}", 1.0),
+    )
+    .await;
+    app.stop().await;
 }
