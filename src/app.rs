@@ -136,7 +136,8 @@ impl Application {
     /// Refuses a store other than the one this config ran on, or a brand-new one where it had
     /// one, unless `new_store` (see `store::check_marker`).
     pub async fn check_store_identity(&self, new_store: bool) -> Result<(), AppError> {
-        let marker = crate::store::marker_path(&self.config_path);
+        let state_dir = std::env::var_os("STATE_DIRECTORY");
+        let marker = crate::store::marker_path(&self.config_path, state_dir.as_deref());
         crate::store::check_marker(&self.store, &marker, new_store, self.clock.now()).await?;
         Ok(())
     }

@@ -84,12 +84,20 @@ impl Store {
     }
 }
 
-/// Where the service keeps the id of its store: beside its config, which outlives a store file
-/// deleted, a store folder lost or a database dropped.
-pub fn marker_path(config: &Path) -> PathBuf {
+/// Where the service keeps the id of its store: in the state directory systemd gives it
+/// (`state_dir`, from `STATE_DIRECTORY`; the config under /etc is read-only to the service
+/// there), else beside its config. Both outlive a store file deleted or a database dropped.
+pub fn marker_path(config: &Path, state_dir: Option<&std::ffi::OsStr>) -> PathBuf {
     let mut name = config.file_name().unwrap_or_default().to_os_string();
     name.push(".store-id");
-    config.with_file_name(name)
+    let first_state_dir = state_dir
+        .and_then(|d| d.to_str())
+        .and_then(|d| d.split(':').next())
+        .filter(|d| !d.is_empty());
+    match first_state_dir {
+        Some(dir) => Path::new(dir).join(name),
+        None => config.with_file_name(name),
+    }
 }
 
 /// Compares the store's id with the one the marker at `marker` kept. A store with another id,
@@ -124,4 +132,51 @@ pub async fn check_marker(
         tracing::warn!(marker = %marker.display(), error = %e, "cannot keep the store's id beside the config: a store replaced later will not be noticed at start");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_marker_goes_in_systemds_state_directory_else_beside_the_config() {
+        let config = Path::new("/etc/hcc-monitor/hcc-monitor.toml");
+        assert_eq!(
+            marker_path(config, Some("/var/lib/hcc-monitor".as_ref())),
+            Path::new("/var/lib/hcc-monitor/hcc-monitor.toml.store-id")
+        );
+        assert_eq!(
+            marker_path(config, None),
+            Path::new("/etc/hcc-monitor/hcc-monitor.toml.store-id")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_store_is_refused_where_the_marker_names_another_unless_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |name: &str| {
+            let url = format!("sqlite://{}/{name}", dir.path().display());
+            async move {
+                let text = format!("[store]\nurl = \"{url}\"\n");
+                let config =
+                    crate::config::Config::parse(Path::new("t.toml"), &text, |_| None).unwrap();
+                Store::open_and_migrate(&config.store).await.unwrap()
+            }
+        };
+        let marker = dir.path().join("t.toml.store-id");
+        let now = chrono::Utc::now();
+        let first = open("a.db").await;
+        check_marker(&first, &marker, false, now).await.unwrap();
+        check_marker(&first, &marker, false, now).await.unwrap();
+        let fresh = open("b.db").await;
+        let err = check_marker(&fresh, &marker, false, now).await.unwrap_err();
+        assert!(err.to_string().contains("brand-new empty store"), "{err}");
+        // The refused store now has an id of its own: still not the one the marker names.
+        let err = check_marker(&fresh, &marker, false, now).await.unwrap_err();
+        assert!(err.to_string().contains("another store"), "{err}");
+        check_marker(&fresh, &marker, true, now).await.unwrap();
+        check_marker(&fresh, &marker, false, now).await.unwrap();
+        let err = check_marker(&first, &marker, false, now).await.unwrap_err();
+        assert!(err.to_string().contains("another store"), "{err}");
+    }
 }
