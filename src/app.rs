@@ -53,6 +53,10 @@ pub enum AppError {
     Tls(#[from] crate::config::TlsError),
 }
 
+/// How often the service checks that its store answers and that its SQLite file is still the
+/// one it opened.
+const STORE_FILE_CHECK: Duration = Duration::from_secs(2);
+
 /// Pause between the first polls of consecutive sources at start.
 const FIRST_POLL_STAGGER: Duration = Duration::from_millis(500);
 
@@ -127,6 +131,15 @@ impl Application {
             _instance_lock: instance_lock,
             leadership,
         })
+    }
+
+    /// Refuses a store other than the one this config ran on, or a brand-new one where it had
+    /// one, unless `new_store` (see `store::check_marker`).
+    pub async fn check_store_identity(&self, new_store: bool) -> Result<(), AppError> {
+        let state_dir = std::env::var_os("STATE_DIRECTORY");
+        let marker = crate::store::marker_path(&self.config_path, state_dir.as_deref());
+        crate::store::check_marker(&self.store, &marker, new_store, self.clock.now()).await?;
+        Ok(())
     }
 
     /// The address actually bound (port 0 in tests becomes a real port).
@@ -227,12 +240,29 @@ impl Application {
             tracing::warn!(error = %e, "cannot tell systemd the service is ready");
         }
         tracing::info!(%addr, sources = self.current.pollers.len(), store = self.store.backend(), "hcc-monitor started");
+        let mut file_checks = tokio::time::interval(STORE_FILE_CHECK);
+        let mut lost = None;
         loop {
             tokio::select! {
                 // Shutdown first: the server also ends once the token fires, and that end is the
                 // drain's to await, not a failure.
                 biased;
                 () = shutdown.cancelled() => break,
+                _ = file_checks.tick() => {
+                    // Off the loop: a store that does not answer must not hold up a reload.
+                    let (store, metrics) = (self.store.clone(), self.current.state.metrics.clone());
+                    tokio::spawn(async move {
+                        let ready = tokio::time::timeout(STORE_FILE_CHECK, store.is_ready()).await;
+                        metrics.store_up.set(i64::from(matches!(ready, Ok(Ok(true)))));
+                    });
+                    if let Err(e) = self.store.check_file() {
+                        tracing::error!(error = %e, "the store is lost");
+                        // The jobs stop between two steps: no email more is sent.
+                        shutdown.cancel();
+                        lost = Some(e);
+                        break;
+                    }
+                }
                 result = &mut server => {
                     // The server stopped on its own: that is a failure, and the jobs must stop too.
                     shutdown.cancel();
@@ -335,7 +365,10 @@ impl Application {
             tracing::info!("store connections busy at exit were dropped");
         }
         tracing::info!("stopped");
-        Ok(())
+        match lost {
+            Some(e) => Err(AppError::Store(e)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -435,7 +468,6 @@ impl Generation {
         })
     }
 
-    /// `hcc_leader`, and `hcc_leader_changes_total` when the role `changed`.
     /// This generation's jobs under `term` if this instance leads; else none.
     fn start_leading(&self, extra: &[Job], term: &CancellationToken) -> JoinSet<()> {
         match self.state.leadership.role() {
@@ -444,6 +476,7 @@ impl Generation {
         }
     }
 
+    /// `hcc_leader`, and `hcc_leader_changes_total` when the role `changed`.
     fn report_role(&self, role: Role, changed: bool) {
         let m = &self.state.metrics;
         m.leader.set(i64::from(role == Role::Leader));

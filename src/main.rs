@@ -40,6 +40,10 @@ enum Command {
     Run {
         #[arg(short, long, env = "HCC_CONFIG")]
         config: PathBuf,
+        /// Start on a store other than the one this config ran on (the id kept beside the
+        /// config, CONFIG.store-id, differs), e.g. a new empty one after a loss.
+        #[arg(long)]
+        new_store: bool,
     },
     /// Validate a config file, printing every problem at once.
     CheckConfig {
@@ -192,7 +196,7 @@ impl Command {
     fn config_path(&self) -> Option<&std::path::Path> {
         match self {
             Command::CheckConfig { config, file, .. } => file.as_deref().or(config.as_deref()),
-            Command::Run { config }
+            Command::Run { config, .. }
             | Command::Migrate { config }
             | Command::PollOnce { config, .. }
             | Command::Dossiers { config, .. }
@@ -263,8 +267,8 @@ fn describe(e: &anyhow::Error) -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run { config } => {
-            serve(Config::load(&config)?, None).await?;
+        Command::Run { config, new_store } => {
+            serve(Config::load(&config)?, None, Some(new_store)).await?;
         }
         Command::CheckConfig {
             config,
@@ -495,7 +499,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await?;
             let trickle = hcc_monitor::demo::trickle_job(&dir, tz, due);
-            serve(config, Some(trickle)).await?;
+            serve(config, Some(trickle), None).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -513,12 +517,23 @@ async fn offline(path: &std::path::Path) -> anyhow::Result<(Config, Store, Evalu
     Ok((config, store, evaluator))
 }
 
-async fn serve(config: Config, extra: Option<hcc_monitor::scheduler::Job>) -> anyhow::Result<()> {
+/// Runs the service; `new_store` is `None` where the store's identity is not checked (the
+/// demo, whose store is generated).
+async fn serve(
+    config: Config,
+    extra: Option<hcc_monitor::scheduler::Job>,
+    new_store: Option<bool>,
+) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     cancel_on_signals(shutdown.clone()).context("cannot install the signal handlers")?;
     let mut app = Application::build(config, Arc::new(SystemClock))
         .await
         .context("cannot start hcc-monitor")?;
+    if let Some(new_store) = new_store {
+        app.check_store_identity(new_store)
+            .await
+            .context("cannot start hcc-monitor")?;
+    }
     if let Some(job) = extra {
         app = app.with_job(job);
     }

@@ -79,6 +79,7 @@ const STANDBY_FAMILIES: &[&str] = &[
     "hcc_build_info",
     "hcc_leader",
     "hcc_leader_changes_total",
+    "hcc_store_up",
     "hcc_config_last_reload_successful",
     "hcc_config_last_reload_success_timestamp_seconds",
 ];
@@ -146,9 +147,11 @@ pub struct Metrics {
     pub outbox_due: IntGaugeVec,
     pub outbox_dead: IntGaugeVec,
     pub outbox_reclaimed: IntCounterVec,
+    pub outbox_unrecorded_sends: IntGauge,
     pub email_send_duration: Histogram,
 
     pub leader: IntGauge,
+    pub store_up: IntGauge,
     pub leader_changes: prometheus::IntCounter,
 }
 
@@ -476,10 +479,22 @@ impl Metrics {
                  with the same Message-ID.",
                 &["level"],
             ),
+            outbox_unrecorded_sends: IntGauge::new(
+                "hcc_outbox_unrecorded_sends",
+                "Emails the mail server accepted whose sending the store could not record: the \
+                 drain sends nothing more until they are recorded, so that none goes twice.",
+            )
+            .expect("valid metric"),
             leader: IntGauge::new(
                 "hcc_leader",
                 "1 while this instance holds the leader's lease (it polls, probes, plans and \
                  sends), 0 on a standby. Always 1 on a SQLite store.",
+            )
+            .expect("valid metric"),
+            store_up: IntGauge::new(
+                "hcc_store_up",
+                "1 while the service's own store answers with every migration applied, checked \
+                 every 2 s; a store outage shows here, never as a source down.",
             )
             .expect("valid metric"),
             leader_changes: prometheus::IntCounter::new(
@@ -562,9 +577,11 @@ impl Metrics {
             Box::new(self.outbox_due.clone()),
             Box::new(self.outbox_dead.clone()),
             Box::new(self.outbox_reclaimed.clone()),
+            Box::new(self.outbox_unrecorded_sends.clone()),
             Box::new(self.email_send_duration.clone()),
             Box::new(self.leader.clone()),
             Box::new(self.leader_changes.clone()),
+            Box::new(self.store_up.clone()),
             #[cfg(target_os = "linux")]
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];

@@ -108,7 +108,16 @@ impl Leadership {
         let me = super::instance_id();
         loop {
             let started = Instant::now();
-            match tokio::time::timeout(ha.renew, store.hold_lease(me, ha.lease)).await {
+            // A renewal that hangs must not hold the step down past the lease's lapse.
+            let lapsing = self.until().filter(|_| self.role() == Role::Leader);
+            let renewal = tokio::select! {
+                r = tokio::time::timeout(ha.renew, store.hold_lease(me, ha.lease)) => r,
+                () = sleep_until_some(lapsing) => {
+                    self.step_down("the lease lapsed before it could be renewed");
+                    continue;
+                }
+            };
+            match renewal {
                 Ok(Ok(Some(token))) => self.lead_until(started + ha.lease, token),
                 Ok(Ok(None)) => self.step_down("another instance holds the lease"),
                 Ok(Err(e)) => tracing::warn!(error = %e, "cannot renew the leader's lease"),

@@ -12,9 +12,13 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready: the store is reachable and every migration is applied. The body says the role
+/// Ready: the store is reachable, still the file opened (SQLite), and every migration is applied. The body says the role
 /// (`ready: leader` or `ready: standby`); both are ready, since a standby serves the API.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if let Err(e) = state.store.check_file() {
+        tracing::warn!(error = %e, "readiness check failed");
+        return (StatusCode::SERVICE_UNAVAILABLE, "store file lost\n");
+    }
     match state.store.is_ready().await {
         Ok(true) => (
             StatusCode::OK,

@@ -99,6 +99,17 @@ pub struct Notifier {
     templates: Templates,
     mailer: Mailer,
     refusals: std::sync::Mutex<refusals::Refusals>,
+    /// Emails the server accepted whose "sent" the store failed to record (a full disk, a lost
+    /// store): recorded before anything else is sent, since their rows still read pending.
+    unrecorded: std::sync::Mutex<Vec<Unrecorded>>,
+}
+
+/// A send the store has yet to record.
+#[derive(Debug, Clone)]
+struct Unrecorded {
+    key: String,
+    message_id: String,
+    sent_at: DateTime<Utc>,
 }
 
 impl Notifier {
@@ -136,6 +147,7 @@ impl Notifier {
             templates,
             mailer,
             refusals: Default::default(),
+            unrecorded: Default::default(),
         }
     }
 
@@ -350,6 +362,7 @@ impl Notifier {
     ) -> Result<DrainRun, NotifyError> {
         let sender = crate::ha::instance_id();
         let mut run = DrainRun::default();
+        self.record_unrecorded(sender).await?;
         for _ in 0..DRAIN_BATCH {
             if !keep_going() {
                 break;
@@ -373,9 +386,7 @@ impl Notifier {
             match self.send(&row).await {
                 Ok(()) => {
                     self.refusals().accepted();
-                    self.store
-                        .record_attempt(&row.message_key, sender, Attempt::Sent, now)
-                        .await?;
+                    self.record_sent(&row, sender, now).await?;
                     self.metrics
                         .escalations_sent
                         .with_label_values(&[&row.level])
@@ -404,6 +415,57 @@ impl Notifier {
         }
         self.refresh_gauges().await?;
         Ok(run)
+    }
+
+    /// Records a send before the next one starts. When the store cannot, the send is kept in
+    /// memory and the drain stops: its row still reads pending, and sending more (or that one
+    /// again once its claim lapses) would only pile up emails the store does not know went.
+    async fn record_sent(
+        &self,
+        row: &OutboxRow,
+        sender: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .store
+            .record_attempt(&row.message_key, sender, Attempt::Sent, now)
+            .await;
+        if let Err(e) = &result {
+            tracing::error!(level = %row.level, message_id = %row.message_id, error = %e, "the email was sent but the store cannot record it: the drain stops until it can");
+            let mut unrecorded = self.unrecorded();
+            unrecorded.push(Unrecorded {
+                key: row.message_key.clone(),
+                message_id: row.message_id.clone(),
+                sent_at: now,
+            });
+            self.metrics
+                .outbox_unrecorded_sends
+                .set(unrecorded.len() as i64);
+        }
+        result
+    }
+
+    /// Records the sends the store failed to record earlier, oldest first; an error leaves the
+    /// rest for the next drain, which sends nothing until they are all recorded.
+    async fn record_unrecorded(&self, sender: &str) -> Result<(), StoreError> {
+        loop {
+            let Some(next) = self.unrecorded().first().cloned() else {
+                return Ok(());
+            };
+            self.store
+                .record_attempt(&next.key, sender, Attempt::Sent, next.sent_at)
+                .await?;
+            tracing::info!(message_id = %next.message_id, "a send the store had failed to record is recorded");
+            let mut unrecorded = self.unrecorded();
+            unrecorded.remove(0);
+            self.metrics
+                .outbox_unrecorded_sends
+                .set(unrecorded.len() as i64);
+        }
+    }
+
+    fn unrecorded(&self) -> std::sync::MutexGuard<'_, Vec<Unrecorded>> {
+        self.unrecorded.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// How long a claim holds: a send is bounded by `mail.timeout`, and recording it takes a

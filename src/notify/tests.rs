@@ -277,3 +277,62 @@ async fn digests_escape_source_values_in_html_and_say_the_time_left_in_vietnames
         r.text
     );
 }
+
+/// What the store's own connections run, here to make recording "sent" fail as a full disk does.
+async fn store_sql(store: &Store, sql: &'static str) {
+    crate::store::on_pool!(store, p => sqlx::query(sql).execute(p).await.map(drop)).unwrap();
+}
+
+#[tokio::test]
+async fn a_send_the_store_cannot_record_stops_the_drain_and_is_recorded_before_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, sent) = notifier(dir.path(), at(6, 7, 0)).await;
+    for level in 0..3 {
+        n.escalate(level).await.unwrap();
+    }
+    store_sql(
+        &n.store,
+        "CREATE TRIGGER no_sent BEFORE UPDATE OF state ON outbox WHEN NEW.state = 'sent' \
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    )
+    .await;
+    assert!(n.drain().await.is_err(), "the drain must stop");
+    assert_eq!(sent.lock().unwrap().len(), 1, "one email left, no second");
+    assert_eq!(n.metrics.outbox_unrecorded_sends.get(), 1);
+    // However long the store stays broken (and the claim lapses), nothing goes again.
+    let later = Notifier {
+        clock: Arc::new(FixedClock(at(6, 9, 0))),
+        ..n
+    };
+    for _ in 0..3 {
+        assert!(later.drain().await.is_err());
+    }
+    assert_eq!(sent.lock().unwrap().len(), 1);
+
+    store_sql(&later.store, "DROP TRIGGER no_sent").await;
+    let run = later.drain().await.unwrap();
+    assert_eq!(
+        run.sent, 1,
+        "the other email goes once the first is recorded"
+    );
+    assert_eq!(later.metrics.outbox_unrecorded_sends.get(), 0);
+    let ids: Vec<String> = sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| {
+            String::from_utf8_lossy(body)
+                .lines()
+                .find(|l| l.starts_with("Message-ID"))
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1], "each Message-ID once");
+    let counts = later.store.outbox_counts().await.unwrap();
+    assert!(
+        counts.iter().all(|(_, state, _)| state == "sent"),
+        "{counts:?}"
+    );
+}

@@ -5,7 +5,9 @@
 mod backup;
 mod dossiers;
 mod evaluation;
+mod faults;
 mod handoffs;
+mod identity;
 mod instance_lock;
 mod lease;
 mod links;
@@ -23,6 +25,7 @@ pub use evaluation::{
     Scored,
 };
 pub use handoffs::{Arrival, PendingHandoff};
+pub use identity::{StoreIdentity, check_marker, marker_path};
 pub use instance_lock::InstanceLock;
 pub use links::LinkedRow;
 pub use outbox::{
@@ -97,6 +100,17 @@ pub enum StoreError {
     UnsupportedUrl { url: String },
     #[error("cannot apply the store's migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "the store file {path} was {what} while the service ran: stopping, since its writes \
+         would be lost; restore the file, or start on a new store with `run --new-store`"
+    )]
+    FileLost { path: String, what: &'static str },
+    #[error(
+        "the store is {what}, and {marker} says this service had another: its decisions and \
+         sent emails would be made again; point the config at the right store, or start with \
+         `run --new-store` to take this one"
+    )]
+    NotTheStore { marker: String, what: &'static str },
     #[error("store query failed while {action}: {source}")]
     Query {
         action: &'static str,
@@ -138,7 +152,10 @@ pub fn instant(secs: i64) -> chrono::DateTime<chrono::Utc> {
 
 /// Wraps a sqlx error with what the store was doing.
 pub(crate) fn failed(action: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { action, source }
+    move |source| {
+        faults::note(&source);
+        StoreError::Query { action, source }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +194,8 @@ pub struct Store {
     /// take turns here instead, first come first served, so a writer waits at most for the
     /// transactions queued before it, each bounded (`ROWS_PER_TRANSACTION`).
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// A SQLite store's file as opened (see `check_file`).
+    file: Option<std::sync::Arc<identity::OpenedFile>>,
 }
 
 impl Store {
@@ -262,6 +281,7 @@ impl Store {
             pool: self.sources.clone(),
             sources: self.sources.clone(),
             write_turn: self.write_turn.clone(),
+            file: self.file.clone(),
         }
     }
 

@@ -68,11 +68,15 @@ impl Store {
             url: shown.clone(),
             source,
         };
+        let mut file = None;
         let (pool, sources) = match Dialect::from_url(url) {
             Some(Dialect::Sqlite) => {
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(open_err)?
-                    .create_if_missing(create)
+                    // The file is created below, once; a connection opened after it was
+                    // deleted fails rather than start an empty store under the running service.
+                    .create_if_missing(in_memory)
                     .journal_mode(SqliteJournalMode::Wal)
                     // WAL with NORMAL is durable across process crashes, which is what the
                     // outbox needs; only a power cut may lose the last commits.
@@ -104,11 +108,22 @@ impl Store {
                     }
                     _ => {}
                 }
-                let in_memory = sqlite_file(url, &options).is_none();
+                if let Some(path) = sqlite_file(url, &options) {
+                    let opened = super::identity::OpenedFile::of(path).map_err(|source| {
+                        StoreError::CreateFile {
+                            path: path.display().to_string(),
+                            source,
+                        }
+                    })?;
+                    file = Some(std::sync::Arc::new(opened));
+                }
                 let pool = |size| {
                     SqlitePoolOptions::new()
                         .max_connections(size)
                         .acquire_timeout(ACQUIRE_TIMEOUT)
+                        .before_acquire(|_, meta| {
+                            Box::pin(async move { Ok(!super::faults::predates_fault(meta.age)) })
+                        })
                         .connect_with(options.clone())
                 };
                 let service = pool(config.max_connections).await.map_err(open_err)?;
@@ -141,6 +156,7 @@ impl Store {
             pool,
             sources,
             write_turn: Default::default(),
+            file,
         })
     }
 

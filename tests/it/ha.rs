@@ -570,7 +570,7 @@ async fn prometheus_shows_the_same_backlog_and_on_time_figures_with_one_or_two_i
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_that_cannot_renew_its_lease_stops_leading_when_it_lapses_and_leads_again_after() {
     use crate::helpers::app::TestApp;
     use crate::helpers::proxy::Proxy;
@@ -601,11 +601,11 @@ async fn a_leader_that_cannot_renew_its_lease_stops_leading_when_it_lapses_and_l
     let cut = Instant::now();
     crate::helpers::eventually("it stops leading", Duration::from_secs(10), leads(0.0)).await;
     let stepped_down = cut.elapsed();
-    // It steps down at its own deadline, at most a lease after the cut; the bound allows a
-    // renewal period and a second more because each look at /metrics is itself a request that
-    // a loaded machine may answer late.
+    // It steps down at its own deadline, at most a lease after the cut. The bound allows a
+    // renewal period and 3 s more: each look at /metrics is a request that a loaded machine
+    // answers late (7.9 s was seen with the machine's two cores shared by five builds).
     assert!(
-        stepped_down <= Duration::from_secs(LEASE_SECS + RENEW_SECS + 1),
+        stepped_down <= Duration::from_secs(LEASE_SECS + RENEW_SECS + 3),
         "stepped down {stepped_down:?} after the cut, the lease is {LEASE_SECS} s"
     );
     assert_eq!(app.metric("hcc_leader_changes_total").await, Some(2.0));

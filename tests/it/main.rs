@@ -34,4 +34,5 @@ mod sources_mysql;
 mod sources_postgres;
 mod sources_sqlite;
 mod stages;
+mod store_faults;
 mod store_isolation;

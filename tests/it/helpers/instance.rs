@@ -49,6 +49,24 @@ impl Instance {
         self.child = Some(child);
     }
 
+    /// Waits up to `limit` for the process to end by itself; its exit status, if it did.
+    pub async fn exited(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.as_mut()?.try_wait().unwrap() {
+                self.child = None;
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+
+    /// What the process wrote to its log so far (every start appends).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }
