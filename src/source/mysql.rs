@@ -61,7 +61,14 @@ pub fn fetch<'a>(
     let uses = sql.matches(":watermark").count();
     let mut sql = sql.replace(":watermark", "?");
     if let Some(page) = page {
-        sql = wrap(&sql, page, &KeySlots { marker: "?", id: "?" });
+        sql = wrap(
+            &sql,
+            page,
+            &KeySlots {
+                marker: "?",
+                id: "?",
+            },
+        );
     }
     // The query is the operator's own SQL from the config file, not user input.
     let mut query = sqlx::query(AssertSqlSafe(sql));

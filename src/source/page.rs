@@ -114,7 +114,11 @@ mod tests {
             rows: 500,
         };
         assert_eq!(
-            wrap("SELECT * FROM t WHERE u >= $1 -- changed rows\n;\n", &page, &SLOTS),
+            wrap(
+                "SELECT * FROM t WHERE u >= $1 -- changed rows\n;\n",
+                &page,
+                &SLOTS
+            ),
             "SELECT * FROM (SELECT * FROM t WHERE u >= $1 -- changed rows\n) hcc_page \
              ORDER BY updated_at, dossier_id LIMIT 500"
         );
@@ -144,6 +148,12 @@ mod tests {
         let key = key_of(&[RawValue::Text("a".into()), RawValue::Int(5)], at).unwrap();
         assert_eq!(key.marker, RawValue::Int(5));
         assert!(key_of(&[RawValue::Text("a".into()), RawValue::Null], at).is_none());
-        assert!(key_of(&[RawValue::bad("bad_time", "zero date"), RawValue::Int(5)], at).is_none());
+        assert!(
+            key_of(
+                &[RawValue::bad("bad_time", "zero date"), RawValue::Int(5)],
+                at
+            )
+            .is_none()
+        );
     }
 }

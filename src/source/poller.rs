@@ -12,8 +12,8 @@ use std::panic::AssertUnwindSafe;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 
-use super::page::{self, Page, PageKey};
 use super::mapping::{ColumnIndex, Columns, Mapped, Mapper, Marked, StageColumns, reason};
+use super::page::{self, Page, PageKey};
 use super::value::{RawRow, RawValue};
 use super::{FetchError, SourceError, SourcePool};
 use crate::calendar::Calendar;
@@ -190,13 +190,19 @@ impl Poller {
             .declare_source(name, self.cfg.role.same_dossiers_as(), self.clock.now())
             .await
             .map_err(|error| self.store_error(error))?;
-        let mut read = self
-            .start::<ColumnIndex>(&self.cfg.query, Query::Dossiers, name, mode)
-            .await?;
-        read.page = Some(Page {
+        let first_page = Page {
             after: None,
             rows: self.cfg.page_rows,
-        });
+        };
+        let mut read = self
+            .start::<ColumnIndex>(
+                &self.cfg.query,
+                Query::Dossiers,
+                name,
+                mode,
+                Some(first_page),
+            )
+            .await?;
         let now = self.clock.now();
         let map = |columns: &ColumnIndex, values: &[RawValue]| {
             let mut mapped = self.mapper.map(columns, values, now);
@@ -246,7 +252,7 @@ impl Poller {
             // After the dossiers, so that a new dossier's first stage finds it in the store.
             let key = stages_watermark_key(name);
             let mut read = self
-                .start::<StageColumns>(sql, Query::Stages, &key, mode)
+                .start::<StageColumns>(sql, Query::Stages, &key, mode, None)
                 .await?;
             let map = |columns: &StageColumns, values: &[RawValue]| {
                 self.mapper.map_stage(columns, values, now)
@@ -266,13 +272,14 @@ impl Poller {
     }
 
     /// Starts reading the rows `sql` returns from the watermark stored under `key` (from the
-    /// start on a resync).
+    /// start on a resync), from its first `page` when paged.
     async fn start<'a, C: Columns>(
         &'a self,
         sql: &'a str,
         query: Query,
         key: &str,
         mode: PollMode,
+        page: Option<Page>,
     ) -> Result<Read<'a, C>, SourceError> {
         let previous = match mode {
             PollMode::Resync => None,
@@ -289,11 +296,11 @@ impl Poller {
             w.checked_sub_signed(overlap).unwrap_or(NaiveDateTime::MIN)
         });
         Ok(Read {
-            rows: self.pool.fetch(sql, from, None),
+            rows: self.pool.fetch(sql, from, page.as_ref()),
             poller: self,
             sql,
             from,
-            page: None,
+            page,
             in_page: 0,
             key_at: None,
             last_key: None,

@@ -54,7 +54,14 @@ pub fn fetch<'a>(
 ) -> BoxStream<'a, Result<RawRow, FetchError>> {
     let mut sql = sql.replace(":watermark", "$1");
     if let Some(page) = page {
-        sql = wrap(&sql, page, &KeySlots { marker: "$2", id: "$3" });
+        sql = wrap(
+            &sql,
+            page,
+            &KeySlots {
+                marker: "$2",
+                id: "$3",
+            },
+        );
     }
     // The query is the operator's own SQL from the config file, not user input.
     let mut query = sqlx::query(AssertSqlSafe(sql)).bind(watermark);
