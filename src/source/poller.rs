@@ -281,14 +281,15 @@ impl Poller {
         mode: PollMode,
         page: Option<Page>,
     ) -> Result<Read<'a, C>, SourceError> {
+        let stored = self
+            .store
+            .watermark(key)
+            .await
+            .map_err(|error| self.store_error(error))?
+            .and_then(|w| NaiveDateTime::parse_from_str(&w, WATERMARK_FORMAT).ok());
         let previous = match mode {
             PollMode::Resync => None,
-            PollMode::Incremental => self
-                .store
-                .watermark(key)
-                .await
-                .map_err(|error| self.store_error(error))?
-                .and_then(|w| NaiveDateTime::parse_from_str(&w, WATERMARK_FORMAT).ok()),
+            PollMode::Incremental => stored,
         };
         let overlap = TimeDelta::from_std(self.cfg.watermark_overlap).unwrap_or_default();
         // Saturating: a watermark from the source's data may sit at the edge of the calendar.
@@ -306,6 +307,7 @@ impl Poller {
             last_key: None,
             query,
             previous,
+            stored,
             columns: None,
             batch: Batch::default(),
         })
@@ -483,6 +485,9 @@ struct Read<'a, C: Columns> {
     query: Query,
     /// The watermark the read started from, if any.
     previous: Option<NaiveDateTime>,
+    /// The watermark in the store when the read started, also on a resync, whose early pages
+    /// must not move it back: a resync that fails halfway leaves the watermark where it was.
+    stored: Option<NaiveDateTime>,
     /// Resolved from the first row's column names.
     columns: Option<C>,
     batch: Batch<C::Row>,
@@ -566,20 +571,25 @@ where
             .batch
             .max_marker
             .map(|t| t - TimeDelta::microseconds(1));
-        Fill::Page(self.reached(short))
+        Fill::Page(self.reached(short, self.stored))
     }
 
-    /// The watermark `marker` is, in the source's local time, when it moved.
-    fn reached(&self, marker: Option<DateTime<Utc>>) -> Option<String> {
+    /// The watermark `marker` is, in the source's local time, when it is past `floor`.
+    fn reached(
+        &self,
+        marker: Option<DateTime<Utc>>,
+        floor: Option<NaiveDateTime>,
+    ) -> Option<String> {
         marker
             .map(|t| t.with_timezone(&self.poller.cfg.time_zone).naive_local())
-            .filter(|t| self.previous.is_none_or(|p| *t > p))
+            .filter(|t| floor.is_none_or(|p| *t > p))
             .map(|t| t.format(WATERMARK_FORMAT).to_string())
     }
 
-    /// Ends the read: the last batch, and the watermark it reached when that moved.
+    /// Ends the read: the last batch, and the watermark it reached when that moved (a whole
+    /// resync may set it back: it has read every row).
     fn finish(self) -> (Batch<C::Row>, Option<String>) {
-        let reached = self.reached(self.batch.max_marker);
+        let reached = self.reached(self.batch.max_marker, self.previous);
         // The source's connection goes back to the pool before the last commit.
         drop(self.rows);
         (self.batch, reached)
