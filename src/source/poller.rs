@@ -667,7 +667,8 @@ impl<T> Batch<T> {
 
 /// Keeps one row per dossier id of a batch, which one upsert statement must not name twice (the
 /// PostgreSQL store refuses it): the one with the latest `updated_at`, of equal ones the last
-/// read, in the place of the first. The others are returned as rejections.
+/// read (pages leave rows equal in updated_at and id in no defined order), in the place of the
+/// first. The others are returned as rejections.
 fn keep_latest(rows: &mut Vec<Dossier>) -> Vec<Rejection> {
     let mut place: HashMap<String, usize> = HashMap::new();
     let mut kept: Vec<Dossier> = Vec::with_capacity(rows.len());
