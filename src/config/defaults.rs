@@ -24,6 +24,9 @@ pub const SOURCE_CONNECT_TIMEOUT_SECS: u64 = 10;
 /// Rows read and committed per store transaction: an initial sync of a million rows runs about
 /// twice as fast as with 1,000, for a few MiB of memory (measured in bench/run.sh).
 pub const SOURCE_BATCH_ROWS: usize = 20_000;
+/// Rows of the dossier query read per statement: one page of a million-row source reads in well
+/// under a second, far inside any statement timeout (measured in bench/paging.sh).
+pub const SOURCE_PAGE_ROWS: usize = 10_000;
 /// Each poll re-reads this much before the last watermark: a transaction that committed late
 /// with an older change marker is still picked up; the upsert makes the re-read harmless.
 pub const SOURCE_WATERMARK_OVERLAP_SECS: u64 = 60;
@@ -71,6 +74,7 @@ pub const MAX_HA_LEASE_SECS: u64 = 300;
 /// Pools and SMTP connections are allocated up front, so a huge value is a huge allocation.
 pub const MAX_CONNECTIONS: u32 = 1_000;
 pub const MAX_BATCH_ROWS: usize = 1_000_000;
+pub const MAX_PAGE_ROWS: usize = 1_000_000;
 pub const MAX_MAIL_ATTEMPTS: u32 = 1_000;
 /// About five working years: times 3,600 it still fits any integer the engine uses.
 pub const MAX_WORKING_HOURS: u32 = 10_000;

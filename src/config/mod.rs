@@ -156,6 +156,8 @@ pub struct SourceConfig {
     pub statement_timeout: Duration,
     pub connect_timeout: Duration,
     pub batch_rows: usize,
+    /// Rows of the dossier query read per statement (a keyset page).
+    pub page_rows: usize,
     /// Compute every due date from the catalogue, ignoring the source's.
     pub compute_due: bool,
     /// Add a `procedure` label to this source's dossier metrics (opt-in: a province has

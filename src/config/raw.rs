@@ -134,6 +134,7 @@ pub struct RawSource {
     pub statement_timeout_secs: Option<u64>,
     pub connect_timeout_secs: Option<u64>,
     pub batch_rows: Option<usize>,
+    pub page_rows: Option<usize>,
     pub compute_due: Option<bool>,
     pub procedure_labels: Option<bool>,
     pub role: Option<String>,

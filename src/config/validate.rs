@@ -548,6 +548,12 @@ fn validate_source(
         SOURCE_BATCH_ROWS,
         MAX_BATCH_ROWS,
     );
+    let page_rows = c.positive(
+        &key("page_rows"),
+        s.page_rows,
+        SOURCE_PAGE_ROWS,
+        MAX_PAGE_ROWS,
+    );
     let watermark_overlap_secs = c.at_most(
         &key("watermark_overlap_secs"),
         s.watermark_overlap_secs,
@@ -592,6 +598,7 @@ fn validate_source(
         statement_timeout: Duration::from_secs(statement_timeout_secs),
         connect_timeout: Duration::from_secs(connect_timeout_secs),
         batch_rows,
+        page_rows,
         compute_due,
         procedure_labels: s.procedure_labels.unwrap_or(false),
         status_map,

@@ -3,6 +3,7 @@
 
 pub mod mapping;
 mod mysql;
+mod page;
 mod poller;
 mod postgres;
 mod sqlite;
@@ -181,16 +182,17 @@ impl SourcePool {
         })
     }
 
-    /// Rows changed since `watermark` (the source's local time).
+    /// Rows changed since `watermark` (the source's local time): all of them, or one page.
     pub fn fetch<'a>(
         &'a self,
-        sql: &'a str,
+        sql: &str,
         watermark: NaiveDateTime,
+        page: Option<&page::Page>,
     ) -> BoxStream<'a, Result<RawRow, FetchError>> {
         match self {
-            SourcePool::Postgres(p) => postgres::fetch(p, sql, watermark),
-            SourcePool::MySql(p) => mysql::fetch(p, sql, watermark),
-            SourcePool::Sqlite(p) => sqlite::fetch(p, sql, watermark),
+            SourcePool::Postgres(p) => postgres::fetch(p, sql, watermark, page),
+            SourcePool::MySql(p) => mysql::fetch(p, sql, watermark, page),
+            SourcePool::Sqlite(p) => sqlite::fetch(p, sql, watermark, page),
         }
     }
 

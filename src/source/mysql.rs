@@ -8,6 +8,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlRow};
 use sqlx::{AssertSqlSafe, Column, ConnectOptions, Executor, Row, TypeInfo, ValueRef};
 
 use super::mapping::reason;
+use super::page::{KeySlots, Page, bind, wrap};
 use super::value::{RawRow, RawValue};
 use super::{FetchError, pool_options, rows};
 use crate::config::SourceConfig;
@@ -53,15 +54,30 @@ pub fn connect(cfg: &SourceConfig) -> Result<MySqlPool, sqlx::Error> {
 
 pub fn fetch<'a>(
     pool: &'a MySqlPool,
-    sql: &'a str,
+    sql: &str,
     watermark: NaiveDateTime,
+    page: Option<&Page>,
 ) -> BoxStream<'a, Result<RawRow, FetchError>> {
     let uses = sql.matches(":watermark").count();
-    let sql = sql.replace(":watermark", "?");
+    let mut sql = sql.replace(":watermark", "?");
+    if let Some(page) = page {
+        sql = wrap(
+            &sql,
+            page,
+            &KeySlots {
+                marker: "?",
+                id: "?",
+            },
+        );
+    }
     // The query is the operator's own SQL from the config file, not user input.
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for _ in 0..uses {
         query = query.bind(watermark);
+    }
+    // Positional: the page condition names the marker twice, after the operator's own `?`s.
+    if let Some(key) = page.and_then(|p| p.after.as_ref()) {
+        query = bind(bind(bind(query, &key.marker), &key.marker), &key.id);
     }
     rows(query.fetch(pool), decode)
 }

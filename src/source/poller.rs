@@ -1,5 +1,6 @@
-//! One poll of one source: read the rows changed since the watermark, map them, commit them to
-//! the store batch by batch, and move the watermark only with the last batch.
+//! One poll of one source: read the rows changed since the watermark, a keyset page per
+//! statement, map them, commit them to the store batch by batch, and move the watermark with
+//! each page committed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 
 use super::mapping::{ColumnIndex, Columns, Mapped, Mapper, Marked, StageColumns, reason};
+use super::page::{self, Page, PageKey};
 use super::value::{RawRow, RawValue};
 use super::{FetchError, SourceError, SourcePool};
 use crate::calendar::Calendar;
@@ -188,8 +190,18 @@ impl Poller {
             .declare_source(name, self.cfg.role.same_dossiers_as(), self.clock.now())
             .await
             .map_err(|error| self.store_error(error))?;
+        let first_page = Page {
+            after: None,
+            rows: self.cfg.page_rows,
+        };
         let mut read = self
-            .start::<ColumnIndex>(&self.cfg.query, Query::Dossiers, name, mode)
+            .start::<ColumnIndex>(
+                &self.cfg.query,
+                Query::Dossiers,
+                name,
+                mode,
+                Some(first_page),
+            )
             .await?;
         let now = self.clock.now();
         let map = |columns: &ColumnIndex, values: &[RawValue]| {
@@ -199,8 +211,13 @@ impl Poller {
             }
             mapped
         };
-        while read.fill(map).await? {
-            self.commit(&mut read.batch, None, resync, &mut report)
+        loop {
+            let watermark = match read.fill(map).await? {
+                Fill::Batch => None,
+                Fill::Page(watermark) => watermark,
+                Fill::End => break,
+            };
+            self.commit(&mut read.batch, watermark.as_deref(), resync, &mut report)
                 .await?;
         }
         let (mut batch, watermark) = read.finish();
@@ -235,12 +252,14 @@ impl Poller {
             // After the dossiers, so that a new dossier's first stage finds it in the store.
             let key = stages_watermark_key(name);
             let mut read = self
-                .start::<StageColumns>(sql, Query::Stages, &key, mode)
+                .start::<StageColumns>(sql, Query::Stages, &key, mode, None)
                 .await?;
             let map = |columns: &StageColumns, values: &[RawValue]| {
                 self.mapper.map_stage(columns, values, now)
             };
-            while read.fill(map).await? {
+            // Unpaged: many stage events of one dossier share an instant, so (entered_at,
+            // dossier_id) is no key to page by.
+            while let Fill::Batch = read.fill(map).await? {
                 self.commit_stages(&mut read.batch, None, &mut report)
                     .await?;
             }
@@ -253,22 +272,24 @@ impl Poller {
     }
 
     /// Starts reading the rows `sql` returns from the watermark stored under `key` (from the
-    /// start on a resync).
+    /// start on a resync), from its first `page` when paged.
     async fn start<'a, C: Columns>(
         &'a self,
         sql: &'a str,
         query: Query,
         key: &str,
         mode: PollMode,
+        page: Option<Page>,
     ) -> Result<Read<'a, C>, SourceError> {
+        let stored = self
+            .store
+            .watermark(key)
+            .await
+            .map_err(|error| self.store_error(error))?
+            .and_then(|w| NaiveDateTime::parse_from_str(&w, WATERMARK_FORMAT).ok());
         let previous = match mode {
             PollMode::Resync => None,
-            PollMode::Incremental => self
-                .store
-                .watermark(key)
-                .await
-                .map_err(|error| self.store_error(error))?
-                .and_then(|w| NaiveDateTime::parse_from_str(&w, WATERMARK_FORMAT).ok()),
+            PollMode::Incremental => stored,
         };
         let overlap = TimeDelta::from_std(self.cfg.watermark_overlap).unwrap_or_default();
         // Saturating: a watermark from the source's data may sit at the edge of the calendar.
@@ -276,10 +297,17 @@ impl Poller {
             w.checked_sub_signed(overlap).unwrap_or(NaiveDateTime::MIN)
         });
         Ok(Read {
-            rows: self.pool.fetch(sql, from),
+            rows: self.pool.fetch(sql, from, page.as_ref()),
             poller: self,
+            sql,
+            from,
+            page,
+            in_page: 0,
+            key_at: None,
+            last_key: None,
             query,
             previous,
+            stored,
             columns: None,
             batch: Batch::default(),
         })
@@ -443,9 +471,23 @@ impl Deadlines {
 struct Read<'a, C: Columns> {
     rows: BoxStream<'a, Result<RawRow, FetchError>>,
     poller: &'a Poller,
+    sql: &'a str,
+    /// The watermark bound into every page's statement.
+    from: NaiveDateTime,
+    /// The page being read; None: the whole result in one statement.
+    page: Option<Page>,
+    /// Rows of the current page read so far.
+    in_page: usize,
+    /// Where the marker and the dossier id sit in a row, once the first row named them.
+    key_at: Option<(usize, usize)>,
+    /// The key of the last row read that has one: where the next page starts.
+    last_key: Option<PageKey>,
     query: Query,
     /// The watermark the read started from, if any.
     previous: Option<NaiveDateTime>,
+    /// The watermark in the store when the read started, also on a resync, whose early pages
+    /// must not move it back: a resync that fails halfway leaves the watermark where it was.
+    stored: Option<NaiveDateTime>,
     /// Resolved from the first row's column names.
     columns: Option<C>,
     batch: Batch<C::Row>,
@@ -455,11 +497,11 @@ impl<C: Columns> Read<'_, C>
 where
     C::Row: Marked,
 {
-    /// Adds rows to the batch until it is full (true) or the rows end (false).
+    /// Adds rows to the batch until it is full, a page ends, or the rows end.
     async fn fill(
         &mut self,
         map: impl Fn(&C, &[RawValue]) -> Mapped<C::Row>,
-    ) -> Result<bool, SourceError> {
+    ) -> Result<Fill, SourceError> {
         let cfg = &self.poller.cfg;
         let name = cfg.name.as_str();
         while self.batch.len() < cfg.batch_rows {
@@ -469,8 +511,19 @@ where
                     name: name.to_string(),
                     after: cfg.timeout,
                 })?;
-            let Some(row) = next else { return Ok(false) };
+            let Some(row) = next else {
+                return Ok(self.next_page());
+            };
             let row = row.map_err(|e| SourceError::from_fetch(name, e))?;
+            if self.page.is_some() {
+                self.in_page += 1;
+                let key_at = *self
+                    .key_at
+                    .get_or_insert_with(|| page::key_columns(&row.names).unwrap_or_default());
+                if let Some(key) = page::key_of(&row.values, key_at) {
+                    self.last_key = Some(key);
+                }
+            }
             let columns = match &mut self.columns {
                 Some(c) => &*c,
                 None => self
@@ -486,29 +539,72 @@ where
             };
             self.batch.add(map(columns, &row.values));
         }
-        Ok(true)
+        Ok(Fill::Batch)
     }
 
-    /// Ends the read: the last batch, and the watermark it reached when that moved.
-    fn finish(self) -> (Batch<C::Row>, Option<String>) {
-        let Read {
-            rows,
-            poller,
-            previous,
-            batch,
-            ..
-        } = self;
-        // The source's connection goes back to the pool before the last commit.
-        drop(rows);
-        let reached = batch
+    /// At the end of a statement's rows: a full page is followed by the next one, starting after
+    /// the last key read, and commits a watermark of its own.
+    fn next_page(&mut self) -> Fill {
+        let Some(page) = &mut self.page else {
+            return Fill::End;
+        };
+        if self.in_page < page.rows {
+            return Fill::End;
+        }
+        let Some(key) = self.last_key.take() else {
+            tracing::warn!(
+                source = self.poller.name(),
+                rows = page.rows,
+                "a whole page without a usable updated_at and dossier_id; the rest is not read"
+            );
+            return Fill::End;
+        };
+        page.after = Some(key);
+        self.in_page = 0;
+        // Lazy: the statement runs, on a connection of its own, when the next row is asked for;
+        // the previous page's connection goes back to the pool here.
+        self.rows = self.poller.pool.fetch(self.sql, self.from, Some(page));
+        // Rows changed at the last marker may continue on the next page: the watermark stays
+        // just short of it, so a poll resumed after a failure reads them again (the upsert makes
+        // that harmless) rather than skipping them.
+        let short = self
+            .batch
             .max_marker
-            .map(|t| t.with_timezone(&poller.cfg.time_zone).naive_local())
-            .filter(|t| previous.is_none_or(|p| *t > p));
-        (
-            batch,
-            reached.map(|t| t.format(WATERMARK_FORMAT).to_string()),
-        )
+            .map(|t| t - TimeDelta::microseconds(1));
+        Fill::Page(self.reached(short, self.stored))
     }
+
+    /// The watermark `marker` is, in the source's local time, when it is past `floor`.
+    fn reached(
+        &self,
+        marker: Option<DateTime<Utc>>,
+        floor: Option<NaiveDateTime>,
+    ) -> Option<String> {
+        marker
+            .map(|t| t.with_timezone(&self.poller.cfg.time_zone).naive_local())
+            .filter(|t| floor.is_none_or(|p| *t > p))
+            .map(|t| t.format(WATERMARK_FORMAT).to_string())
+    }
+
+    /// Ends the read: the last batch, and the watermark it reached when that moved (a whole
+    /// resync may set it back: it has read every row).
+    fn finish(self) -> (Batch<C::Row>, Option<String>) {
+        let reached = self.reached(self.batch.max_marker, self.previous);
+        // The source's connection goes back to the pool before the last commit.
+        drop(self.rows);
+        (self.batch, reached)
+    }
+}
+
+/// How a fill of a batch ended.
+#[derive(Debug)]
+enum Fill {
+    /// The batch is full; the statement goes on.
+    Batch,
+    /// A full page ended; the next one follows. Its commit carries this watermark.
+    Page(Option<String>),
+    /// The rows ended.
+    End,
 }
 
 /// Which of a source's queries a read runs: named in errors as its config key.
@@ -571,7 +667,8 @@ impl<T> Batch<T> {
 
 /// Keeps one row per dossier id of a batch, which one upsert statement must not name twice (the
 /// PostgreSQL store refuses it): the one with the latest `updated_at`, of equal ones the last
-/// read, in the place of the first. The others are returned as rejections.
+/// read (pages leave rows equal in updated_at and id in no defined order), in the place of the
+/// first. The others are returned as rejections.
 fn keep_latest(rows: &mut Vec<Dossier>) -> Vec<Rejection> {
     let mut place: HashMap<String, usize> = HashMap::new();
     let mut kept: Vec<Dossier> = Vec::with_capacity(rows.len());

@@ -8,6 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgRow, PgValueFormat, PgValueRef}
 use sqlx::{AssertSqlSafe, Column, ConnectOptions, Executor, Row, TypeInfo, ValueRef};
 
 use super::mapping::reason;
+use super::page::{KeySlots, Page, bind, wrap};
 use super::value::{RawRow, RawValue};
 use super::{FetchError, pool_options, rows};
 use crate::config::SourceConfig;
@@ -47,15 +48,27 @@ pub fn connect(cfg: &SourceConfig) -> Result<PgPool, sqlx::Error> {
 
 pub fn fetch<'a>(
     pool: &'a PgPool,
-    sql: &'a str,
+    sql: &str,
     watermark: NaiveDateTime,
+    page: Option<&Page>,
 ) -> BoxStream<'a, Result<RawRow, FetchError>> {
-    let sql = sql.replace(":watermark", "$1");
+    let mut sql = sql.replace(":watermark", "$1");
+    if let Some(page) = page {
+        sql = wrap(
+            &sql,
+            page,
+            &KeySlots {
+                marker: "$2",
+                id: "$3",
+            },
+        );
+    }
     // The query is the operator's own SQL from the config file, not user input.
-    rows(
-        sqlx::query(AssertSqlSafe(sql)).bind(watermark).fetch(pool),
-        decode,
-    )
+    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(watermark);
+    if let Some(key) = page.and_then(|p| p.after.as_ref()) {
+        query = bind(bind(query, &key.marker), &key.id);
+    }
+    rows(query.fetch(pool), decode)
 }
 
 /// Reads one value. A value that cannot be read is a [`RawValue::Bad`] for its row alone;

@@ -8,6 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Row, TypeInfo, ValueRef};
 
 use super::mapping::reason;
+use super::page::{KeySlots, Page, bind, wrap};
 use super::value::{RawRow, RawValue};
 use super::{FetchError, pool_options, rows};
 use crate::config::SourceConfig;
@@ -30,16 +31,28 @@ pub fn connect(cfg: &SourceConfig) -> Result<SqlitePool, sqlx::Error> {
 /// against timestamps stored as ISO text.
 pub fn fetch<'a>(
     pool: &'a SqlitePool,
-    sql: &'a str,
+    sql: &str,
     watermark: NaiveDateTime,
+    page: Option<&Page>,
 ) -> BoxStream<'a, Result<RawRow, FetchError>> {
-    let sql = sql.replace(":watermark", "?1");
+    let mut sql = sql.replace(":watermark", "?1");
+    if let Some(page) = page {
+        sql = wrap(
+            &sql,
+            page,
+            &KeySlots {
+                marker: "?2",
+                id: "?3",
+            },
+        );
+    }
     // The query is the operator's own SQL from the config file, not user input.
     let bound = watermark.format("%Y-%m-%d %H:%M:%S%.f").to_string();
-    rows(
-        sqlx::query(AssertSqlSafe(sql)).bind(bound).fetch(pool),
-        decode,
-    )
+    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(bound);
+    if let Some(key) = page.and_then(|p| p.after.as_ref()) {
+        query = bind(bind(query, &key.marker), &key.id);
+    }
+    rows(query.fetch(pool), decode)
 }
 
 /// Reads one value; text that is not UTF-8 is a [`RawValue::Bad`] for its row alone.

@@ -36,6 +36,7 @@ const KEYS: &[(&str, bool)] = &[
     ("source[0].statement_timeout_secs", false),
     ("source[0].connect_timeout_secs", false),
     ("source[0].batch_rows", false),
+    ("source[0].page_rows", false),
     ("probe[0].timeout_secs", false),
     ("probe[1].timeout_secs", false),
     ("software[0].timeout_secs", false),

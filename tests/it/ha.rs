@@ -245,7 +245,7 @@ async fn watch_polls(source_url: String, stop: tokio_util::sync::CancellationTok
         let active: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT substring(query from '/\\* (inst-[ab]) \\*/') FROM pg_stat_activity \
              WHERE datname = current_database() AND state = 'active' \
-             AND pid <> pg_backend_pid() AND query LIKE '/* inst-%'",
+             AND pid <> pg_backend_pid() AND query LIKE '%/* inst-%'",
         )
         .fetch_all(&mut conn)
         .await

@@ -22,6 +22,7 @@ mod http;
 mod http_input;
 mod identity;
 mod outbox_recovery;
+mod paging;
 mod poison_rows;
 mod probes;
 mod quiet_logs;

@@ -137,9 +137,11 @@ async fn poison_rows_are_rejected_and_the_rest_stored(
     let dup = stored("DUP").await.expect("DUP is stored once");
     assert_eq!(dup.department, "LATEST", "the latest change is kept");
     let tie = stored("DUP-TIE").await.expect("DUP-TIE is stored once");
-    assert_eq!(
-        tie.department, "Y",
-        "of equal changes, the last read is kept"
+    // Pages are ordered by (updated_at, dossier_id), which leaves equal rows in no order.
+    assert!(
+        ["X", "Y"].contains(&tie.department.as_str()),
+        "of equal changes, one is kept: {}",
+        tie.department
     );
 
     // The watermark was not poisoned: a later change is read by the next incremental poll.
