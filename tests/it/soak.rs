@@ -145,10 +145,10 @@ fn percentile(mut xs: Vec<Duration>, p: f64) -> Duration {
     xs[i]
 }
 
-async fn scrape(
-    addr: std::net::SocketAddr,
-    seen: Arc<Mutex<Scrapes>>,
+/// Runs `once` every `SCRAPE` until `stop`.
+async fn every_scrape<F: std::future::Future<Output = ()>>(
     stop: Arc<tokio::sync::Notify>,
+    mut once: impl FnMut() -> F,
 ) {
     let mut tick = tokio::time::interval(SCRAPE);
     loop {
@@ -156,6 +156,16 @@ async fn scrape(
             _ = tick.tick() => {}
             () = stop.notified() => return,
         }
+        once().await;
+    }
+}
+
+async fn scrape(
+    addr: std::net::SocketAddr,
+    seen: Arc<Mutex<Scrapes>>,
+    stop: Arc<tokio::sync::Notify>,
+) {
+    every_scrape(stop, || async {
         let fetched = Instant::now();
         let (_, exposition) = http_get(addr, "/metrics", None).await;
         let metrics = fetched.elapsed();
@@ -170,7 +180,8 @@ async fn scrape(
         }
         s.metrics.push(metrics);
         s.healthz.push(healthz);
-    }
+    })
+    .await;
 }
 
 /// The JSON API at the same pace, on its own: its answers (slower, and allowed a 503 in a
@@ -180,19 +191,15 @@ async fn call_api(
     seen: Arc<Mutex<Scrapes>>,
     stop: Arc<tokio::sync::Notify>,
 ) {
-    let mut tick = tokio::time::interval(SCRAPE);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = stop.notified() => return,
-        }
+    every_scrape(stop, || async {
         let (dossiers, _) = http_get(addr, "/api/v1/dossiers?limit=100", None).await;
         let (summary, _) = http_get(addr, "/api/v1/summary", None).await;
         seen.lock()
             .unwrap()
             .api_statuses
             .extend([dossiers, summary]);
-    }
+    })
+    .await;
 }
 
 /// The dossier ids of a source in the store.
