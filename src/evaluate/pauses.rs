@@ -67,21 +67,10 @@ mod tests {
 
     fn row(status: &str, updated_at: i64, paused: Option<(i64, Option<i64>)>) -> EvalRow {
         EvalRow {
-            source: "s".into(),
-            dossier_id: "d".into(),
-            procedure_code: "p".into(),
-            procedure_name: None,
-            department: "x".into(),
-            channel: "direct".into(),
-            received_at: 0,
-            due_at: None,
-            resolved_at: None,
-            status: status.into(),
             updated_at,
             paused_at: paused.map(|p| p.0),
             resumed_at: paused.and_then(|p| p.1),
-            first_paused_since: None,
-            outcome: None,
+            ..EvalRow::sample(status)
         }
     }
 

@@ -65,21 +65,8 @@ mod tests {
 
     fn row(status: &str) -> EvalRow {
         EvalRow {
-            source: "s".into(),
-            dossier_id: "d".into(),
-            procedure_code: "p".into(),
-            procedure_name: None,
-            department: "x".into(),
-            channel: "direct".into(),
-            received_at: 0,
             due_at: Some(1000),
-            resolved_at: None,
-            status: status.into(),
-            updated_at: 500,
-            paused_at: None,
-            resumed_at: None,
-            first_paused_since: None,
-            outcome: None,
+            ..EvalRow::sample(status)
         }
     }
 

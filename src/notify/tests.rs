@@ -183,6 +183,24 @@ fn view(id: &str, procedure: &str, state: SlaState, left: i64) -> OpenView {
     }
 }
 
+/// The first level's digest on Thursday 5/3 at 09:00, listing the first `listed` of `views`
+/// (the department's counts are of all of them), in the shipped templates.
+fn digest_at_9(n: &Notifier, views: &[OpenView], listed: usize) -> templates::Rendered {
+    let dossiers: Vec<&OpenView> = views.iter().take(listed).collect();
+    let ctx = context::digest(
+        &n.config,
+        &n.calendar,
+        &n.rules[0],
+        &dossiers,
+        views,
+        at(5, 9, 0),
+    );
+    Templates::load(None)
+        .unwrap()
+        .render(Kind::Digest, &ctx)
+        .unwrap()
+}
+
 #[tokio::test]
 async fn an_overdue_dossier_reads_as_overdue_in_the_digest() {
     let dir = tempfile::tempdir().unwrap();
@@ -193,19 +211,7 @@ async fn an_overdue_dossier_reads_as_overdue_in_the_digest() {
         view("HS-LATE", "Khai sinh", SlaState::Overdue, -2 * 3600),
         view("HS-NIGHT", "Khai sinh", SlaState::Overdue, 0),
     ];
-    let dossiers: Vec<&OpenView> = views.iter().collect();
-    let ctx = context::digest(
-        &n.config,
-        &n.calendar,
-        &n.rules[0],
-        &dossiers,
-        &views,
-        at(5, 9, 0),
-    );
-    let r = Templates::load(None)
-        .unwrap()
-        .render(Kind::Digest, &ctx)
-        .unwrap();
+    let r = digest_at_9(&n, &views, views.len());
     assert!(
         r.text.contains("Tình trạng: quá hạn 2 giờ làm việc\n"),
         "{}",
@@ -236,19 +242,7 @@ async fn digests_escape_source_values_in_html_and_say_the_time_left_in_vietnames
         .into_iter()
         .chain((0..1_200).map(|i| view(&format!("HS-P{i}"), "Khai sinh", SlaState::Paused, 0)))
         .collect();
-    let dossiers: Vec<&OpenView> = views.iter().take(1).collect();
-    let ctx = context::digest(
-        &n.config,
-        &n.calendar,
-        &n.rules[0],
-        &dossiers,
-        &views,
-        at(5, 9, 0),
-    );
-    let r = Templates::load(None)
-        .unwrap()
-        .render(Kind::Digest, &ctx)
-        .unwrap();
+    let r = digest_at_9(&n, &views, 1);
     assert_eq!(r.subject, "[TTHCC] 1 hồ sơ sắp quá hạn - Sở Tư pháp");
     assert!(
         r.html

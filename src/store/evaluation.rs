@@ -33,6 +33,31 @@ pub struct EvalRow {
     pub outcome: Option<String>,
 }
 
+#[cfg(test)]
+impl EvalRow {
+    /// A dossier `d` of source `s`, received at instant 0 and last changed at 500, in `status`:
+    /// what the engine's unit tests vary field by field.
+    pub(crate) fn sample(status: &str) -> EvalRow {
+        EvalRow {
+            source: "s".into(),
+            dossier_id: "d".into(),
+            procedure_code: "p".into(),
+            procedure_name: None,
+            department: "x".into(),
+            channel: "direct".into(),
+            received_at: 0,
+            due_at: None,
+            resolved_at: None,
+            status: status.into(),
+            updated_at: 500,
+            paused_at: None,
+            resumed_at: None,
+            first_paused_since: None,
+            outcome: None,
+        }
+    }
+}
+
 /// A status change into or out of a paused status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PauseChange {
