@@ -225,7 +225,9 @@ impl Evaluator {
         let mut linked: HashMap<(String, String), Vec<HandedOver>> = HashMap::new();
         // As of `now`: what the department had received by then.
         let received = |l: &crate::store::LinkedRow| l.received_at <= now.timestamp();
-        for l in self.store.linked_rows().await?.into_iter().filter(received) {
+        let ids: Vec<&str> = views.iter().map(|v| v.dossier_id.as_str()).collect();
+        let rows = self.store.linked_rows(&ids).await?;
+        for l in rows.into_iter().filter(received) {
             linked
                 .entry((l.record, l.dossier_id))
                 .or_default()

@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
+use sqlx::AssertSqlSafe;
+
 use super::{Store, StoreError, failed, on_pool};
 
 /// The condition, on a `dossiers` row read unaliased or as `d`, that keeps the rows of systems
@@ -58,15 +60,36 @@ pub struct LinkedRow {
 }
 
 impl Store {
-    /// Every row of the department systems, with the system of record each belongs to.
-    pub async fn linked_rows(&self) -> Result<Vec<LinkedRow>, StoreError> {
-        on_pool!(self, p => sqlx::query_as(
-            "SELECT l.same_dossiers_as AS record, d.dossier_id, d.source, d.status, d.raw_status, \
-             d.received_at, d.resolved_at FROM dossiers d JOIN source_links l ON l.source = d.source \
+    /// The rows of the department systems, with the system of record each belongs to: those of
+    /// the dossier ids given when they are few (an API page: one statement by key), else every
+    /// one (a whole list: one scan rather than a statement per thousand keys).
+    pub async fn linked_rows(&self, dossier_ids: &[&str]) -> Result<Vec<LinkedRow>, StoreError> {
+        const SELECT: &str = "SELECT l.same_dossiers_as AS record, d.dossier_id, d.source, \
+             d.status, d.raw_status, d.received_at, d.resolved_at \
+             FROM dossiers d JOIN source_links l ON l.source = d.source";
+        if dossier_ids.len() > KEYS_PER_STATEMENT {
+            let sql = format!("{SELECT} WHERE d.vanished_at IS NULL");
+            return on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .fetch_all(p)
+                .await)
+            .map_err(failed("reading the department systems' rows"));
+        }
+        // Our own placeholders only; every id is bound.
+        let sql = format!(
+            "{SELECT} JOIN (VALUES {}) AS v ON d.dossier_id = v.column1 \
              WHERE d.vanished_at IS NULL",
-        )
-        .fetch_all(p)
-        .await)
+            super::values_placeholders(dossier_ids.len(), 1, self.backend() == "postgres")
+        );
+        on_pool!(self, p => {
+            let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()));
+            for id in dossier_ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(p).await
+        })
         .map_err(failed("reading the department systems' rows"))
     }
 }
+
+/// Ids one keyed read of the department systems' rows binds at most.
+const KEYS_PER_STATEMENT: usize = 1000;
